@@ -1,0 +1,102 @@
+import path from 'node:path';
+import fs from 'node:fs';
+import pg from 'pg';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import type { Logger } from 'pino';
+import * as schema from './schema/index.js';
+import { fromRoot } from '../lib/paths.js';
+
+export type Db = NodePgDatabase<typeof schema>;
+/** A transaction handle: repositories accept either, so services decide where transactions begin. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+export type DbOrTx = Db | Tx;
+
+export interface Database {
+  pool: pg.Pool;
+  db: Db;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+const MIGRATIONS_FOLDER = fromRoot('drizzle');
+// Any constant works; it only has to be the same for every process of this app.
+const MIGRATION_LOCK_ID = 727_001;
+
+interface Options {
+  databaseUrl?: string;
+  dataDir: string;
+  poolMax: number;
+  logger: Logger;
+}
+
+/**
+ * Connects the pg pool to DATABASE_URL, or, when it is unset, to an embedded PGlite served on a loopback
+ * port by pglite-socket, so every line of the app talks to one kind of driver.
+ */
+export async function openDatabase(opts: Options): Promise<Database> {
+  let stopEmbedded: (() => Promise<void>) | undefined;
+  let connectionString = opts.databaseUrl;
+  let max = opts.poolMax;
+  if (!connectionString) {
+    const embedded = await startEmbedded(opts.dataDir, opts.logger);
+    connectionString = embedded.url;
+    stopEmbedded = embedded.stop;
+    // PGlite is one backend: the socket server multiplexes connections, but a transaction holds it
+    // exclusively, so one pooled connection keeps the behaviour predictable.
+    max = 1;
+  }
+  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });
+  // An idle client that loses its server (a PostgreSQL restart) emits here; without a handler the process dies.
+  // The pool drops that client and the next query opens a new connection.
+  pool.on('error', (err) => opts.logger.warn({ err }, 'idle database connection lost'));
+  const db = drizzle(pool, { schema });
+  return {
+    pool,
+    db,
+    embedded: !!stopEmbedded,
+    async close() {
+      await pool.end();
+      if (stopEmbedded) await stopEmbedded();
+    },
+  };
+}
+
+async function startEmbedded(dataDir: string, logger: Logger) {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  const dir = path.resolve(dataDir, 'pgdata');
+  fs.mkdirSync(dir, { recursive: true });
+  const pglite = await PGlite.create({ dataDir: dir, extensions: { pg_trgm } });
+  const server = new PGLiteSocketServer({ db: pglite, host: '127.0.0.1', port: 0, maxConnections: 8 });
+  await server.start();
+  const port = (server as unknown as { port: number }).port;
+  logger.info({ dataDir: dir, port }, 'embedded PostgreSQL (PGlite) started');
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`,
+    async stop() {
+      await server.stop();
+      await pglite.close();
+    },
+  };
+}
+
+/**
+ * Applies pending migrations. A session-level advisory lock makes a second process wait and then find
+ * nothing left to do, so two instances starting together never apply a migration twice.
+ */
+export async function runMigrations(database: Database, logger: Logger): Promise<void> {
+  const client = await database.pool.connect();
+  try {
+    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+    try {
+      await migrate(drizzle(client, { schema }), { migrationsFolder: MIGRATIONS_FOLDER });
+      logger.info('database migrations are up to date');
+    } finally {
+      await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);
+    }
+  } finally {
+    client.release();
+  }
+}

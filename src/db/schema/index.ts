@@ -1,0 +1,3 @@
+export * from './users.js';
+export * from './groups.js';
+export * from './sessions.js';

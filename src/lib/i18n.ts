@@ -1,0 +1,63 @@
+import fs from 'node:fs';
+import i18next, { type TFunction } from 'i18next';
+import { fromRoot } from './paths.js';
+
+export const LOCALES = ['en', 'ru'] as const;
+export type Locale = (typeof LOCALES)[number];
+export const DEFAULT_LOCALE: Locale = 'en';
+
+const LOCALES_DIR = fromRoot('locales');
+
+function loadCatalog(locale: Locale) {
+  return JSON.parse(fs.readFileSync(`${LOCALES_DIR}/${locale}.json`, 'utf8'));
+}
+
+/** One i18next instance for the process; per-request translators come from getFixedT. */
+const instance = i18next.createInstance();
+await instance.init({
+  resources: Object.fromEntries(LOCALES.map((l) => [l, { translation: loadCatalog(l) }])),
+  lng: DEFAULT_LOCALE,
+  fallbackLng: DEFAULT_LOCALE,
+  supportedLngs: [...LOCALES],
+  // Nunjucks escapes on output; escaping here too would double-escape.
+  interpolation: { escapeValue: false },
+  returnNull: false,
+  initAsync: false,
+});
+
+export function isLocale(v: unknown): v is Locale {
+  return typeof v === 'string' && (LOCALES as readonly string[]).includes(v);
+}
+
+export function translator(locale: Locale): TFunction {
+  return instance.getFixedT(locale);
+}
+
+/** Picks the best supported language from an Accept-Language header (q-values honoured). */
+export function fromAcceptLanguage(header: string | undefined): Locale | undefined {
+  if (!header) return undefined;
+  const ranked = header
+    .split(',')
+    .map((part) => {
+      const [tag = '', ...params] = part.trim().split(';');
+      const q = params.find((p) => p.trim().startsWith('q='));
+      return { lang: tag.trim().toLowerCase().split('-')[0], q: q ? Number(q.trim().slice(2)) : 1 };
+    })
+    .filter((x) => x.q > 0)
+    .sort((a, b) => b.q - a.q);
+  return ranked.map((r) => r.lang).find(isLocale);
+}
+
+/** Formatting by the request's language: dates, date-times and numbers. */
+export function formatters(locale: Locale) {
+  const tag = locale === 'ru' ? 'ru-RU' : 'en-GB';
+  const date = new Intl.DateTimeFormat(tag, { dateStyle: 'medium' });
+  const dateTime = new Intl.DateTimeFormat(tag, { dateStyle: 'medium', timeStyle: 'short' });
+  const number = new Intl.NumberFormat(tag);
+  const toDate = (v: unknown) => (v instanceof Date ? v : typeof v === 'string' || typeof v === 'number' ? new Date(v) : null);
+  return {
+    date: (v: unknown) => { const d = toDate(v); return d && !isNaN(+d) ? date.format(d) : ''; },
+    dateTime: (v: unknown) => { const d = toDate(v); return d && !isNaN(+d) ? dateTime.format(d) : ''; },
+    number: (v: unknown) => (v === null || v === undefined || v === '' ? '' : number.format(Number(v))),
+  };
+}

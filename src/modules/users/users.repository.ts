@@ -1,0 +1,45 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../../db/client.js';
+import { memberships, sessions, users } from '../../db/schema/index.js';
+
+export type User = typeof users.$inferSelect;
+export type NewUser = typeof users.$inferInsert;
+
+export const usersRepository = {
+  findById(db: DbOrTx, id: number) {
+    return db.query.users.findFirst({ where: eq(users.id, id) });
+  },
+  findByEmail(db: DbOrTx, email: string) {
+    return db.query.users.findFirst({ where: sql`lower(${users.email}) = ${email.toLowerCase()}` });
+  },
+  async count(db: DbOrTx) {
+    const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(users);
+    return row?.n ?? 0;
+  },
+  async insert(db: DbOrTx, values: NewUser) {
+    const [row] = await db.insert(users).values(values).returning();
+    return row!;
+  },
+  async update(db: DbOrTx, id: number, values: Partial<Pick<User, 'name' | 'email' | 'locale' | 'passwordHash' | 'role' | 'active' | 'lastLoginAt'>>) {
+    const [row] = await db.update(users).set(values).where(eq(users.id, id)).returning();
+    return row;
+  },
+  /** Invalidates every session started before now: they carry the old version. */
+  async bumpSessionVersion(db: DbOrTx, id: number) {
+    const [row] = await db
+      .update(users)
+      .set({ sessionVersion: sql`${users.sessionVersion} + 1` })
+      .where(eq(users.id, id))
+      .returning({ sessionVersion: users.sessionVersion });
+    return row?.sessionVersion ?? 0;
+  },
+  /** Removes the stored sessions of a user (all, or all but one). */
+  async deleteSessions(db: DbOrTx, userId: number, exceptSid?: string) {
+    const owner = sql`(${sessions.sess}->>'userId')::int = ${userId}`;
+    await db.delete(sessions).where(exceptSid ? and(owner, sql`${sessions.sid} <> ${exceptSid}`) : owner);
+  },
+  async groupCount(db: DbOrTx, userId: number) {
+    const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(memberships).where(eq(memberships.userId, userId));
+    return row?.n ?? 0;
+  },
+};

@@ -1,0 +1,71 @@
+import { Redis } from 'ioredis';
+import { sql } from 'drizzle-orm';
+import type { Env } from './config/env.js';
+import { openDatabase, runMigrations, type Database } from './db/client.js';
+import type { Logger } from './lib/logger.js';
+import { createMailer, type Mailer } from './lib/mailer.js';
+import { passwordHasher, type PasswordHasher } from './lib/passwords.js';
+import { createAuthService, type AuthService } from './modules/auth/auth.service.js';
+import { createUsersService, type UsersService } from './modules/users/users.service.js';
+import { sessionCookieName } from './web/session.js';
+
+/** The composition root: every service is built once here and handed to createApp. */
+export interface Services {
+  env: Env;
+  logger: Logger;
+  database: Database;
+  redis?: Redis;
+  mailer: Mailer;
+  hasher: PasswordHasher;
+  auth: AuthService;
+  users: UsersService;
+  sessionCookieName: string;
+  readiness(): Promise<Record<string, 'ok' | 'error'>>;
+  close(): Promise<void>;
+}
+
+export async function createServices(env: Env, logger: Logger, opts: { migrate?: boolean; mailer?: Mailer } = {}): Promise<Services> {
+  const database = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR, poolMax: env.DATABASE_POOL_MAX, logger });
+  if (opts.migrate ?? env.MIGRATE_ON_START) await runMigrations(database, logger);
+
+  let redis: Redis | undefined;
+  if (env.REDIS_URL) {
+    // Readiness only: fail fast instead of queueing commands while Redis is away.
+    redis = new Redis(env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
+    redis.on('error', (err) => logger.debug({ err }, 'redis connection error'));
+    redis.connect().catch(() => undefined);
+  }
+
+  const mailer = opts.mailer ?? createMailer({ smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, logger });
+  const hasher = passwordHasher({ memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST });
+
+  return {
+    env,
+    logger,
+    database,
+    redis,
+    mailer,
+    hasher,
+    auth: createAuthService({ database, env, hasher, mailer, logger }),
+    users: createUsersService({ database, hasher }),
+    sessionCookieName: sessionCookieName(env),
+    async readiness() {
+      const checks: Record<string, 'ok' | 'error'> = {};
+      checks.database = await database.db.execute(sql`select 1`).then(() => 'ok' as const, () => 'error' as const);
+      if (redis) {
+        checks.redis = await Promise.race([
+          redis.ping().then(() => 'ok' as const, () => 'error' as const),
+          new Promise<'error'>((r) => setTimeout(() => r('error'), 1000).unref()),
+        ]);
+      }
+      return checks;
+    },
+    async close() {
+      mailer.close();
+      redis?.disconnect();
+      await database.close();
+    },
+  };
+}
+
+export type { Database };

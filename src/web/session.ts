@@ -1,0 +1,42 @@
+import session from 'express-session';
+import connectPgSimple from 'connect-pg-simple';
+import type { RequestHandler } from 'express';
+import type { Env } from '../config/env.js';
+import type { Database } from '../db/client.js';
+import type { Locale } from '../lib/i18n.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    userId: number;
+    /** users.session_version when this session logged in; a mismatch ends the session. */
+    sessionVersion: number;
+    /** When the login happened (ms): the absolute timeout counts from here. */
+    loginAt: number;
+    csrfToken: string;
+    locale: Locale;
+    flash: { type: 'success' | 'error' | 'info'; key: string; params?: Record<string, unknown> }[];
+  }
+}
+
+/** The cookie's name: `__Host-` in production binds it to this exact host, over HTTPS, at path /. */
+export const sessionCookieName = (env: Env) => (env.isProduction ? '__Host-tandem.sid' : 'tandem.sid');
+
+export function sessionMiddleware(env: Env, database: Database): RequestHandler {
+  const PgStore = connectPgSimple(session);
+  return session({
+    name: sessionCookieName(env),
+    secret: env.SESSION_SECRET,
+    store: new PgStore({ pool: database.pool, tableName: 'session', createTableIfMissing: false, pruneSessionInterval: 15 * 60 }),
+    resave: false,
+    saveUninitialized: false,
+    // Idle timeout: every response pushes the expiry forward; a session left alone expires in the store.
+    rolling: true,
+    cookie: {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: env.isProduction,
+      path: '/',
+      maxAge: env.SESSION_IDLE_MINUTES * 60_000,
+    },
+  });
+}
