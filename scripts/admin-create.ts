@@ -8,6 +8,7 @@ import { loadEnvOrExit } from '../src/config/env.js';
 import { createLogger } from '../src/lib/logger.js';
 import { createServices } from '../src/services.js';
 import { email, name, newPassword } from '../src/modules/auth/auth.schemas.js';
+import { translator } from '../src/lib/i18n.js';
 
 const { values } = parseArgs({ options: { email: { type: 'string' }, name: { type: 'string' }, password: { type: 'string' } } });
 let password = values.password ?? process.env.ADMIN_PASSWORD;
@@ -18,7 +19,8 @@ if (!password) {
 }
 const parsed = z.object({ email, name, password: newPassword }).safeParse({ email: values.email, name: values.name ?? values.email?.split('@')[0], password });
 if (!parsed.success) {
-  process.stderr.write(`admin:create: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message.replace('validation.', '')}`).join('; ')}\n`);
+  const t = translator('en');
+  process.stderr.write(`admin:create: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${t(i.message, { min: 8, max: 128 })}`).join(' ')}\n`);
   process.stderr.write('usage: npm run admin:create -- --email EMAIL --name NAME [--password PASSWORD]\n');
   process.exit(1);
 }

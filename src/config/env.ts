@@ -52,11 +52,6 @@ const schema = z
     ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).default(19456),
     ARGON2_TIME_COST: z.coerce.number().int().min(1).default(2),
     MIGRATE_ON_START: bool.default(true),
-  })
-  .superRefine((env, ctx) => {
-    if (env.NODE_ENV === 'production' && !env.SESSION_SECRET) {
-      ctx.addIssue({ code: 'custom', path: ['SESSION_SECRET'], message: 'is required in production' });
-    }
   });
 
 export type Env = z.infer<typeof schema> & {
@@ -85,13 +80,16 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   // Empty strings mean "unset": docker-compose and .env files often leave a variable blank.
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
   const result = schema.safeParse(cleaned);
-  if (!result.success) {
+  const problems = (result.error?.issues ?? []).map((i) => ({ key: i.path.join('.') || '(environment)', message: i.message }));
+  // Checked beside the schema (not in a refinement) so it is reported together with every other problem.
+  if (cleaned.NODE_ENV === 'production' && !cleaned.SESSION_SECRET) problems.push({ key: 'SESSION_SECRET', message: 'is required in production' });
+  if (!result.success || problems.length) {
     throw new EnvError(
-      result.error.issues.map((i) => {
-        const key = i.path.join('.') || '(environment)';
-        const value = source[key];
-        const shown = value === undefined ? 'unset' : key.includes('SECRET') || key.includes('URL') ? 'given' : JSON.stringify(value);
-        return `${key} (${shown}): ${i.message}`;
+      problems.map(({ key, message }) => {
+        const value = cleaned[key];
+        // Secrets and URLs (which may hold passwords) are never echoed.
+        const shown = value === undefined ? 'unset' : /SECRET|URL/.test(key) ? 'given' : JSON.stringify(value);
+        return `${key} (${shown}): ${message}`;
       }),
     );
   }

@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import request from 'supertest';
+import { createTestApp, register, resetDatabase, tokenFor, type TestApp } from './helpers/app.js';
+import { formatters, fromAcceptLanguage } from '../src/lib/i18n.js';
+
+let t: TestApp;
+beforeAll(async () => { t = await createTestApp(); });
+afterAll(async () => { await t.close(); });
+beforeEach(async () => { await resetDatabase(t.services); });
+
+describe('languages', () => {
+  it('renders a page in Russian from Accept-Language, English otherwise', async () => {
+    const ru = await request(t.app).get('/login').set('Accept-Language', 'ru-RU,ru;q=0.9,en;q=0.5');
+    expect(ru.text).toContain('<html lang="ru">');
+    expect(ru.text).toContain('Вход');
+    expect(ru.text).toContain('Забыли пароль?');
+    const en = await request(t.app).get('/login').set('Accept-Language', 'de-DE,fr;q=0.8');
+    expect(en.text).toContain('<html lang="en">');
+    expect(en.text).toContain('Forgot your password?');
+  });
+
+  it('form errors come in Russian too, with the typed values kept', async () => {
+    const agent = request.agent(t.app).set('Accept-Language', 'ru');
+    const _csrf = await tokenFor(agent, '/register');
+    const res = await agent.post('/register').type('form').send({ _csrf, name: 'Иван', email: 'плохой', password: '123', passwordConfirm: '123' });
+    expect(res.status).toBe(422);
+    expect(res.text).toContain('Введите корректный адрес электронной почты.');
+    expect(res.text).toContain('Пароль должен содержать не меньше 8 символов.');
+    expect(res.text).toContain('value="Иван"');
+  });
+
+  it('the switcher changes the language of an anonymous visitor', async () => {
+    const agent = request.agent(t.app);
+    const _csrf = await tokenFor(agent, '/login');
+    const res = await agent.post('/language').type('form').send({ _csrf, locale: 'ru', next: '/login' });
+    expect(res.headers.location).toBe('/login');
+    expect((await agent.get('/login')).text).toContain('Вход');
+  });
+
+  it("the profile's language wins over the browser's and the switcher saves it to the profile", async () => {
+    const agent = request.agent(t.app).set('Accept-Language', 'en');
+    await register(agent, { email: 'lang@example.com' });
+    const _csrf = await tokenFor(agent, '/profile');
+    await agent.post('/language').type('form').send({ _csrf, locale: 'ru', next: '/profile' });
+    const { rows } = await t.services.database.pool.query("select locale from users where email = 'lang@example.com'");
+    expect(rows[0].locale).toBe('ru');
+    expect((await agent.get('/dashboard')).text).toContain('Сводка');
+  });
+
+  it('formats dates and numbers for the language', () => {
+    const d = new Date(Date.UTC(2026, 10, 26, 12, 0));
+    expect(formatters('ru').date(d)).toMatch(/26 нояб\.? 2026/);
+    expect(formatters('en').date(d)).toBe('26 Nov 2026');
+    expect(formatters('ru').number(1234567.5)).toMatch(/^1\s234\s567,5$/);
+    expect(formatters('en').number(1234567.5)).toBe('1,234,567.5');
+  });
+
+  it('picks the best supported language by q-value', () => {
+    expect(fromAcceptLanguage('fr;q=1, ru;q=0.8, en;q=0.9')).toBe('en');
+    expect(fromAcceptLanguage('de, ru-RU;q=0.5')).toBe('ru');
+    expect(fromAcceptLanguage('de')).toBeUndefined();
+  });
+
+  it('every key exists in both catalogs', async () => {
+    const en = (await import('../locales/en.json', { with: { type: 'json' } })).default;
+    const ru = (await import('../locales/ru.json', { with: { type: 'json' } })).default;
+    const keys = (o: object, p = ''): string[] =>
+      Object.entries(o).flatMap(([k, v]) => (v && typeof v === 'object' ? keys(v, `${p}${k}.`) : [`${p}${k}`]));
+    expect(keys(ru).sort()).toEqual(keys(en).sort());
+  });
+});
