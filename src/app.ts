@@ -11,11 +11,13 @@ import { setupViews } from './web/views.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { usersRoutes } from './modules/users/users.routes.js';
 import { homeRoutes } from './modules/home/home.routes.js';
+import { groupsRoutes } from './modules/groups/groups.routes.js';
+import { adminRoutes } from './modules/admin/admin.routes.js';
 
 import { ROOT } from './lib/paths.js';
 
 /** The whole middleware order, in one place. */
-export function createApp(services: Services): Express {
+export function createApp(services: Services, opts: { extraRoutes?: (app: Express) => void } = {}): Express {
   const { env, logger } = services;
   const app = express();
   app.disable('x-powered-by');
@@ -82,10 +84,15 @@ export function createApp(services: Services): Express {
   app.use(csrf());
   app.use(viewLocals(env));
 
-  // 6. Features.
+  // 6. Features. Every router is mounted at the root and spells out full paths, so the authorization matrix
+  // test can list every route from app.router, and each route names its guard (web/guards.ts).
   app.use(homeRoutes(services));
   app.use(authRoutes(services));
   app.use(usersRoutes(services));
+  app.use(groupsRoutes(services));
+  app.use(adminRoutes(services));
+  // A seam for tests that need a route of their own in the real middleware stack.
+  opts.extraRoutes?.(app);
 
   // 7. Nothing matched, then every error.
   app.use(notFound);

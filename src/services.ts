@@ -8,6 +8,9 @@ import { passwordHasher, type PasswordHasher } from './lib/passwords.js';
 import { createAuthService, type AuthService } from './modules/auth/auth.service.js';
 import { createUsersService, type UsersService } from './modules/users/users.service.js';
 import { sessionCookieName } from './web/session.js';
+import { createAdminService, type AdminService } from './modules/admin/admin.service.js';
+import { createGroupsService, type GroupsService } from './modules/groups/groups.service.js';
+import type { GroupDataKind } from './modules/groups/group-data.js';
 
 /** The composition root: every service is built once here and handed to createApp. */
 export interface Services {
@@ -19,6 +22,8 @@ export interface Services {
   hasher: PasswordHasher;
   auth: AuthService;
   users: UsersService;
+  admin: AdminService;
+  groups: GroupsService;
   sessionCookieName: string;
   readiness(): Promise<Record<string, 'ok' | 'error'>>;
   close(): Promise<void>;
@@ -38,6 +43,8 @@ export async function createServices(env: Env, logger: Logger, opts: { migrate?:
 
   const mailer = opts.mailer ?? createMailer({ smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, logger });
   const hasher = passwordHasher({ memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST });
+  // Kinds of group data (leads, clients) register here as their modules land; group deletion handles each.
+  const groupDataKinds: GroupDataKind[] = [];
 
   return {
     env,
@@ -48,6 +55,8 @@ export async function createServices(env: Env, logger: Logger, opts: { migrate?:
     hasher,
     auth: createAuthService({ database, env, hasher, mailer, logger }),
     users: createUsersService({ database, hasher }),
+    admin: createAdminService({ database }),
+    groups: createGroupsService({ database, dataKinds: groupDataKinds }),
     sessionCookieName: sessionCookieName(env),
     async readiness() {
       const checks: Record<string, 'ok' | 'error'> = {};

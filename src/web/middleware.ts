@@ -4,6 +4,7 @@ import type { Env } from '../config/env.js';
 import { DEFAULT_LOCALE, formatters, fromAcceptLanguage, isLocale, translator, type Locale } from '../lib/i18n.js';
 import type { User } from '../modules/users/users.repository.js';
 import type { UsersService } from '../modules/users/users.service.js';
+import type { Actor } from '../modules/access/policy.js';
 import { AppError, CsrfError } from './errors.js';
 
 declare global {
@@ -11,6 +12,8 @@ declare global {
   namespace Express {
     interface Request {
       user?: User;
+      /** The signed-in user as the access policy sees them: admin flag and group memberships. */
+      actor?: Actor;
       locale: Locale;
     }
   }
@@ -42,6 +45,7 @@ export function currentUser(env: Env, users: UsersService): RequestHandler {
       return next();
     }
     req.user = user;
+    req.actor = await users.actorFor(user);
     next();
   };
 }
@@ -92,6 +96,7 @@ export function viewLocals(env: Env): RequestHandler {
     res.locals.fmt = f;
     res.locals.locale = req.locale;
     res.locals.currentUser = req.user;
+    res.locals.actor = req.actor;
     res.locals.isAdmin = req.user?.role === 'admin';
     res.locals.currentPath = req.originalUrl;
     res.locals.appName = 'Tandem CRM';
@@ -123,12 +128,6 @@ export function startSession(req: Request, user: User): Promise<void> {
 
 export function endSession(req: Request): Promise<void> {
   return new Promise((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
-}
-
-/** Pages behind login: anonymous visitors go to the login page and come back afterwards. */
-export function requireUser(req: Request, res: Response, next: NextFunction) {
-  if (req.user) return next();
-  res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
 }
 
 /** Only local paths are followed after login or a language switch (no open redirect). */

@@ -15,7 +15,10 @@ export interface TestApp {
 }
 
 /** The real app on the run's database, with fast password hashing. Overrides are environment variables. */
-export async function createTestApp(overrides: Record<string, string> = {}, opts: { mailer?: Mailer } = {}): Promise<TestApp> {
+export async function createTestApp(
+  overrides: Record<string, string> = {},
+  opts: { mailer?: Mailer; extraRoutes?: (app: Express) => void } = {},
+): Promise<TestApp> {
   const env = parseEnv({
     NODE_ENV: 'test',
     DATABASE_URL: inject('databaseUrl'),
@@ -28,7 +31,7 @@ export async function createTestApp(overrides: Record<string, string> = {}, opts
     ...overrides,
   });
   const services = await createServices(env, createLogger('silent'), { mailer: opts.mailer });
-  return { app: createApp(services), services, close: () => services.close() };
+  return { app: createApp(services, { extraRoutes: opts.extraRoutes }), services, close: () => services.close() };
 }
 
 /** Empties every table (migrations live in their own schema and stay). */

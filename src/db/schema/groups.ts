@@ -4,6 +4,8 @@ import { timestamps } from './columns.js';
 import { users } from './users.js';
 
 export const membershipRole = pgEnum('membership_role', ['manager', 'member']);
+/** Who among a group's plain members sees its records: everyone, or each only what they own or created. */
+export const groupVisibility = pgEnum('group_visibility', ['all', 'own']);
 
 export const groups = pgTable(
   'groups',
@@ -11,6 +13,7 @@ export const groups = pgTable(
     id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
     name: varchar('name', { length: 120 }).notNull(),
     description: text('description').notNull().default(''),
+    visibility: groupVisibility('visibility').notNull().default('all'),
     ...timestamps,
   },
   (t) => [uniqueIndex('groups_name_lower_key').on(sql`lower(${t.name})`)],

@@ -2,15 +2,17 @@ import { Router } from 'express';
 import type { Services } from '../../services.js';
 import { formHandler, parseInput } from '../../web/forms.js';
 import { endSession, flash, safeNext, startSession } from '../../web/middleware.js';
+import { publicRoute } from '../../web/guards.js';
 import { forgotSchema, loginSchema, registerSchema, resetSchema } from './auth.schemas.js';
 
 export function authRoutes(services: Services): Router {
   const { auth } = services;
   const r = Router();
 
-  r.get('/register', (req, res) => (req.user ? res.redirect('/dashboard') : res.render('auth/register', { values: {}, errors: {} })));
+  r.get('/register', publicRoute, (req, res) => (req.user ? res.redirect('/dashboard') : res.render('auth/register', { values: {}, errors: {} })));
   r.post(
     '/register',
+    publicRoute,
     formHandler('auth/register', async (req, res) => {
       const input = parseInput(registerSchema, req.body);
       const user = await auth.register(input, req.locale);
@@ -20,11 +22,12 @@ export function authRoutes(services: Services): Router {
     }),
   );
 
-  r.get('/login', (req, res) =>
+  r.get('/login', publicRoute, (req, res) =>
     req.user ? res.redirect(safeNext(req.query.next)) : res.render('auth/login', { values: { next: req.query.next }, errors: {} }),
   );
   r.post(
     '/login',
+    publicRoute,
     formHandler('auth/login', async (req, res) => {
       const input = parseInput(loginSchema, req.body);
       const user = await auth.authenticate(input.email, input.password, req.ip ?? 'unknown');
@@ -33,15 +36,16 @@ export function authRoutes(services: Services): Router {
     }),
   );
 
-  r.post('/logout', async (req, res) => {
+  r.post('/logout', publicRoute, async (req, res) => {
     await endSession(req);
     res.clearCookie(services.sessionCookieName, { path: '/' });
     res.redirect(303, '/login');
   });
 
-  r.get('/password/forgot', (_req, res) => res.render('auth/forgot', { values: {}, errors: {} }));
+  r.get('/password/forgot', publicRoute, (_req, res) => res.render('auth/forgot', { values: {}, errors: {} }));
   r.post(
     '/password/forgot',
+    publicRoute,
     formHandler('auth/forgot', async (req, res) => {
       const { email } = parseInput(forgotSchema, req.body);
       await auth.requestPasswordReset(email, req.locale);
@@ -50,12 +54,13 @@ export function authRoutes(services: Services): Router {
     }),
   );
 
-  r.get('/password/reset/:token', async (req, res) => {
-    const usable = await auth.isResetTokenUsable(req.params.token);
+  r.get('/password/reset/:token', publicRoute, async (req, res) => {
+    const usable = await auth.isResetTokenUsable(String(req.params.token));
     res.status(usable ? 200 : 410).render('auth/reset', { token: req.params.token, usable, values: {}, errors: {} });
   });
   r.post(
     '/password/reset/:token',
+    publicRoute,
     formHandler(
       'auth/reset',
       async (req, res) => {

@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
-import { memberships, sessions, users } from '../../db/schema/index.js';
+import { groups, memberships, sessions, users } from '../../db/schema/index.js';
 
 export type User = typeof users.$inferSelect;
 export type NewUser = typeof users.$inferInsert;
@@ -38,8 +38,13 @@ export const usersRepository = {
     const owner = sql`(${sessions.sess}->>'userId')::int = ${userId}`;
     await db.delete(sessions).where(exceptSid ? and(owner, sql`${sessions.sid} <> ${exceptSid}`) : owner);
   },
-  async groupCount(db: DbOrTx, userId: number) {
-    const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(memberships).where(eq(memberships.userId, userId));
-    return row?.n ?? 0;
+  /** The user's groups with their role and each group's visibility rule, for the access policy. */
+  memberships(db: DbOrTx, userId: number) {
+    return db
+      .select({ groupId: groups.id, groupName: groups.name, role: memberships.role, visibility: groups.visibility })
+      .from(memberships)
+      .innerJoin(groups, eq(groups.id, memberships.groupId))
+      .where(eq(memberships.userId, userId))
+      .orderBy(groups.name);
   },
 };

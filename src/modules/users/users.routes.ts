@@ -2,14 +2,15 @@ import { Router, type Request } from 'express';
 import type { Services } from '../../services.js';
 import { changePasswordSchema, languageSchema, profileSchema } from '../auth/auth.schemas.js';
 import { formHandler, parseInput } from '../../web/forms.js';
-import { flash, requireUser, safeNext } from '../../web/middleware.js';
+import { flash, safeNext } from '../../web/middleware.js';
+import { publicRoute, requireUser } from '../../web/guards.js';
 
 export function usersRoutes(services: Services): Router {
   const { users } = services;
   const r = Router();
 
   // The language switcher works signed in (saved to the profile) and signed out (kept in the session).
-  r.post('/language', async (req, res) => {
+  r.post('/language', publicRoute, async (req, res) => {
     const { locale, next } = parseInput(languageSchema, req.body);
     if (req.user) await users.setLocale(req.user.id, locale);
     else req.session.locale = locale;

@@ -2,6 +2,7 @@ import type { Database } from '../../db/client.js';
 import type { PasswordHasher } from '../../lib/passwords.js';
 import type { Locale } from '../../lib/i18n.js';
 import { ValidationError } from '../../web/errors.js';
+import type { Actor } from '../access/policy.js';
 import { usersRepository as repo, type User } from './users.repository.js';
 
 export function createUsersService(deps: { database: Database; hasher: PasswordHasher }) {
@@ -11,7 +12,11 @@ export function createUsersService(deps: { database: Database; hasher: PasswordH
       const user = await repo.findById(db, id);
       return user?.active ? user : undefined;
     },
-    isInAnyGroup: async (userId: number) => (await repo.groupCount(db, userId)) > 0,
+    actorFor: async (user: User): Promise<Actor> => ({
+      id: user.id,
+      isAdmin: user.role === 'admin',
+      memberships: await repo.memberships(db, user.id),
+    }),
 
     async updateProfile(user: User, input: { name: string; email: string; locale: Locale }): Promise<User> {
       return db.transaction(async (tx) => {

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+export const PAGE_SIZES = [25, 50, 100] as const;
+
+/** page and perPage from a query string; anything odd falls back to the first page of 25. */
+export const pageQuery = z.object({
+  page: z.coerce.number().int().min(1).max(100_000).catch(1),
+  perPage: z.coerce.number().int().refine((n) => (PAGE_SIZES as readonly number[]).includes(n)).catch(25),
+});
+export type PageQuery = z.infer<typeof pageQuery>;
+
+export interface Page<T> {
+  items: T[];
+  page: number;
+  perPage: number;
+  total: number;
+  pages: number;
+  prevHref?: string;
+  nextHref?: string;
+}
+
+/** Builds the page object with links that keep every other query parameter (filters stay in the URL). */
+export function toPage<T>(items: T[], total: number, q: PageQuery, basePath: string, query: Record<string, unknown>): Page<T> {
+  const pages = Math.max(1, Math.ceil(total / q.perPage));
+  const href = (page: number) => {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) {
+      if (k === 'page' || v === undefined || v === '' || v === null) continue;
+      for (const one of Array.isArray(v) ? v : [v]) params.append(k, String(one));
+    }
+    if (page > 1) params.set('page', String(page));
+    const s = params.toString();
+    return s ? `${basePath}?${s}` : basePath;
+  };
+  return {
+    items,
+    page: q.page,
+    perPage: q.perPage,
+    total,
+    pages,
+    prevHref: q.page > 1 ? href(Math.min(q.page - 1, pages)) : undefined,
+    nextHref: q.page < pages ? href(q.page + 1) : undefined,
+  };
+}
+
+export const offsetOf = (q: PageQuery) => (q.page - 1) * q.perPage;

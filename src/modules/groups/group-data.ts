@@ -1,0 +1,13 @@
+import type { Tx } from '../../db/client.js';
+
+/**
+ * Kinds of record that belong to a group (leads, clients, …). Deleting a group asks what to do with each
+ * kind: the feature modules register here, so the group module needs no knowledge of them.
+ */
+export interface GroupDataKind {
+  /** i18n key of the plural label, e.g. "leads.plural". */
+  labelKey: string;
+  count(tx: Tx, groupId: number): Promise<number>;
+  moveAll(tx: Tx, fromGroupId: number, toGroupId: number): Promise<void>;
+  deleteAll(tx: Tx, groupId: number): Promise<void>;
+}

@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, resetDatabase, type TestApp } from './helpers/app.js';
+import { loginActors, restoreFixture, ACTORS } from './helpers/fixture.js';
+import { runMatrix, type Classification } from './helpers/matrix.js';
+import { listRoutes } from './helpers/routes.js';
+import { requireUser } from '../src/web/guards.js';
+
+/**
+ * Every route of the app must be classified here. A route added later without a line here fails the
+ * "every route is classified" test by name until someone decides who may reach it.
+ */
+const CLASSIFICATION: Classification = {
+  'GET /': { kind: 'public' },
+  'GET /healthz': { kind: 'public' },
+  'GET /readyz': { kind: 'public' },
+  'GET /register': { kind: 'public' },
+  'POST /register': { kind: 'public' },
+  'GET /login': { kind: 'public' },
+  'POST /login': { kind: 'public' },
+  'POST /logout': { kind: 'public' },
+  'GET /password/forgot': { kind: 'public' },
+  'POST /password/forgot': { kind: 'public' },
+  'GET /password/reset/:token': { kind: 'public' },
+  'POST /password/reset/:token': { kind: 'public' },
+  'POST /language': { kind: 'public' },
+  'GET /dashboard': { kind: 'user' },
+  'GET /profile': { kind: 'user' },
+  'POST /profile': { kind: 'user' },
+  'POST /profile/password': { kind: 'user' },
+  'GET /groups': { kind: 'user' },
+  'GET /groups/new': { kind: 'admin' },
+  'POST /groups': { kind: 'admin' },
+  'GET /groups/:id': { kind: 'group', act: 'member' },
+  'GET /groups/:id/edit': { kind: 'group', act: 'admin' },
+  'POST /groups/:id': { kind: 'group', act: 'admin' },
+  'GET /groups/:id/delete': { kind: 'group', act: 'admin' },
+  'POST /groups/:id/delete': { kind: 'group', act: 'admin' },
+  'GET /groups/:id/candidates': { kind: 'group', act: 'admin' },
+  'POST /groups/:id/members': { kind: 'group', act: 'admin' },
+  'POST /groups/:id/members/:userId/role': { kind: 'group', act: 'admin' },
+  'POST /groups/:id/members/:userId/remove': { kind: 'group', act: 'admin' },
+  'GET /admin': { kind: 'admin' },
+  'GET /admin/users': { kind: 'admin' },
+  'GET /admin/users/:id': { kind: 'adminUser' },
+  'POST /admin/users/:id/active': { kind: 'adminUser' },
+  'POST /admin/users/:id/admin': { kind: 'adminUser' },
+};
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+  await resetDatabase(t.services);
+  await restoreFixture(t.services);
+});
+afterAll(async () => { await t.close(); });
+
+describe('authorization matrix', () => {
+  it('every route of the router is classified and names exactly one guard', () => {
+    const routes = listRoutes(t.app);
+    expect(routes.length).toBeGreaterThan(20);
+    const keys = routes.map((r) => `${r.method} ${r.path}`);
+    expect(keys.filter((k) => !CLASSIFICATION[k])).toEqual([]);
+    expect(routes.filter((r) => r.guards.length !== 1).map((r) => `${r.method} ${r.path}`)).toEqual([]);
+    // A classification for a route that no longer exists is stale.
+    expect(Object.keys(CLASSIFICATION).filter((k) => !keys.includes(k))).toEqual([]);
+  });
+
+  it('routes × actors × subjects answer as the policy says', async () => {
+    const agents = await loginActors(t.app);
+    const result = await runMatrix(t.app, t.services, agents, CLASSIFICATION);
+    expect(result.failures).toEqual([]);
+    expect(result.unclassified).toEqual([]);
+    const routes = listRoutes(t.app).length;
+    // Printed for the closing note: routes × actors × subjects actually sent.
+    console.info(`authorization matrix: ${routes} routes × ${ACTORS.length} actors × up to 2 subjects = ${result.cases} requests`);
+    expect(result.cases).toBeGreaterThan(routes * ACTORS.length);
+  });
+
+  it('fails loudly for a route registered without a guard and without a policy check', async () => {
+    const leaky = await createTestApp({}, {
+      extraRoutes: (app) => app.get('/groups/:id/leak', async (req, res) => res.json({ group: req.params.id })),
+    });
+    try {
+      const agents = await loginActors(leaky.app);
+      const result = await runMatrix(leaky.app, leaky.services, agents, { ...CLASSIFICATION, 'GET /groups/:id/leak': { kind: 'group', act: 'member' } }, (k) => k.includes('/leak'));
+      expect(result.unguarded).toEqual(['GET /groups/:id/leak']);
+      expect(result.failures).toContain('GET /groups/:id/leak as anonymous on A: expected login, got 200');
+      expect(result.failures).toContain('GET /groups/:id/leak as memberB on A: expected 404, got 200');
+      expect(result.failures).toContain('GET /groups/:id/leak as noGroup on B: expected 404, got 200');
+
+      // Unclassified, the same route is reported by name.
+      const bare = await runMatrix(leaky.app, leaky.services, agents, CLASSIFICATION, (k) => k.includes('/leak'));
+      expect(bare.unclassified).toEqual(['GET /groups/:id/leak']);
+    } finally {
+      await leaky.close();
+    }
+  });
+
+  it('a guard alone is not enough: a group route that skips the service check is caught too', async () => {
+    const halfway = await createTestApp({}, {
+      extraRoutes: (app) => app.get('/groups/:id/half', requireUser, async (req, res) => res.json({ group: req.params.id })),
+    });
+    try {
+      const agents = await loginActors(halfway.app);
+      const result = await runMatrix(halfway.app, halfway.services, agents, { ...CLASSIFICATION, 'GET /groups/:id/half': { kind: 'group', act: 'member' } }, (k) => k.includes('/half'));
+      expect(result.unguarded).toEqual([]);
+      expect(result.failures).toContain('GET /groups/:id/half as memberA on B: expected 404, got 200');
+    } finally {
+      await halfway.close();
+    }
+  });
+});

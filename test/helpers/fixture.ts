@@ -1,0 +1,67 @@
+import request from 'supertest';
+import type { Express } from 'express';
+import type { Services } from '../../src/services.js';
+import { PASSWORD, login, type Agent } from './app.js';
+
+/**
+ * The access fixture: groups A and B; one user per actor kind, and a subject user in each group who is
+ * never an actor (so an admin deactivating or removing them cannot end an actor's session).
+ */
+export const ACTORS = ['anonymous', 'noGroup', 'memberA', 'managerA', 'memberB', 'admin'] as const;
+export type ActorName = (typeof ACTORS)[number];
+
+export const USERS = {
+  admin: { id: 1, email: 'admin@example.com', role: 'admin' },
+  noGroup: { id: 2, email: 'nogroup@example.com', role: 'user' },
+  memberA: { id: 3, email: 'member.a@example.com', role: 'user' },
+  managerA: { id: 4, email: 'manager.a@example.com', role: 'user' },
+  memberB: { id: 5, email: 'member.b@example.com', role: 'user' },
+  subjectA: { id: 6, email: 'subject.a@example.com', role: 'user' },
+  subjectB: { id: 7, email: 'subject.b@example.com', role: 'user' },
+} as const;
+export const GROUPS = { A: { id: 1, name: 'Group A' }, B: { id: 2, name: 'Group B' } } as const;
+const MEMBERSHIPS: [number, number, 'manager' | 'member'][] = [
+  [USERS.memberA.id, GROUPS.A.id, 'member'],
+  [USERS.managerA.id, GROUPS.A.id, 'manager'],
+  [USERS.subjectA.id, GROUPS.A.id, 'member'],
+  [USERS.memberB.id, GROUPS.B.id, 'member'],
+  [USERS.subjectB.id, GROUPS.B.id, 'member'],
+];
+
+let hash: string | undefined;
+
+/** Writes (or puts back) the fixture exactly, whatever a previous request changed. Sessions are kept. */
+export async function restoreFixture(services: Services) {
+  hash ??= await services.hasher.hash(PASSWORD);
+  const q = (text: string, values: unknown[] = []) => services.database.pool.query(text, values);
+  for (const [name, u] of Object.entries(USERS)) {
+    await q(
+      `insert into users (id, email, name, password_hash, role, active) overriding system value values ($1, $2, $3, $4, $5, true)
+       on conflict (id) do update set email = excluded.email, role = excluded.role, active = true`,
+      [u.id, u.email, name, hash, u.role],
+    );
+  }
+  for (const g of Object.values(GROUPS)) {
+    await q(
+      `insert into groups (id, name, visibility) overriding system value values ($1, $2, 'all')
+       on conflict (id) do update set name = excluded.name, visibility = 'all', description = ''`,
+      [g.id, g.name],
+    );
+  }
+  await q('delete from memberships');
+  for (const [userId, groupId, role] of MEMBERSHIPS) await q('insert into memberships (user_id, group_id, role) values ($1, $2, $3)', [userId, groupId, role]);
+  await q("select setval(pg_get_serial_sequence('users', 'id'), 100)");
+  await q("select setval(pg_get_serial_sequence('groups', 'id'), 100)");
+}
+
+/** One signed-in agent per actor (anonymous has none). */
+export async function loginActors(app: Express): Promise<Record<ActorName, Agent>> {
+  const agents = {} as Record<ActorName, Agent>;
+  for (const a of ACTORS) {
+    agents[a] = request.agent(app);
+    if (a === 'anonymous') continue;
+    const res = await login(agents[a], USERS[a].email);
+    if (res.status !== 303) throw new Error(`fixture login failed for ${a}: ${res.status}`);
+  }
+  return agents;
+}
