@@ -14,7 +14,7 @@ export function groupsRoutes(services: Services): Router {
   const { groups } = services;
   const r = Router();
   const gid = (req: Request) => idParam(req.params.id);
-  const showLocals = async (req: Request) => ({ ...(await groups.get(req.actor!, gid(req))), values: {} });
+  const showLocals = (req: Request) => groups.get(req.actor!, gid(req));
 
   r.get('/groups', requireUser, async (req, res) => {
     res.render('groups/index', { groups: await groups.list(req.actor!) });
