@@ -6,7 +6,7 @@ import { pinoHttp } from 'pino-http';
 import type { Services } from './services.js';
 import { errorHandler, notFound } from './web/error-handler.js';
 import { allowedHosts, csrf, currentUser, locale, viewLocals } from './web/middleware.js';
-import { sessionMiddleware } from './web/session.js';
+import { saveBeforeRedirect, sessionMiddleware } from './web/session.js';
 import { setupViews } from './web/views.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { usersRoutes } from './modules/users/users.routes.js';
@@ -79,6 +79,7 @@ export function createApp(services: Services, opts: { extraRoutes?: (app: Expres
 
   // 5. Session (PostgreSQL), then who is signed in, their language, CSRF, and what every view needs.
   app.use(sessionMiddleware(env, services.database));
+  app.use(saveBeforeRedirect);
   app.use(currentUser(env, services.users));
   app.use(locale());
   app.use(csrf());

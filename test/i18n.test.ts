@@ -37,6 +37,16 @@ describe('languages', () => {
     expect((await agent.get('/login')).text).toContain('Вход');
   });
 
+  it('the page right after the switch is already in the new language (the session is saved before the redirect)', async () => {
+    const agent = request.agent(t.app);
+    const _csrf = await tokenFor(agent, '/login');
+    for (let i = 0; i < 20; i++) {
+      const locale = i % 2 ? 'en' : 'ru';
+      await agent.post('/language').type('form').send({ _csrf, locale, next: '/login' });
+      expect((await agent.get('/login')).text).toContain(`<html lang="${locale}">`);
+    }
+  });
+
   it("the profile's language wins over the browser's and the switcher saves it to the profile", async () => {
     const agent = request.agent(t.app).set('Accept-Language', 'en');
     await register(agent, { email: 'lang@example.com' });

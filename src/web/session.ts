@@ -21,6 +21,20 @@ declare module 'express-session' {
 /** The cookie's name: `__Host-` in production binds it to this exact host, over HTTPS, at path /. */
 export const sessionCookieName = (env: Env) => (env.isProduction ? '__Host-tandem.sid' : 'tandem.sid');
 
+/**
+ * express-session flushes a response's headers (a redirect's Location) before its store has saved a
+ * session changed by that request, so a browser following the redirect at once could read the old session
+ * (a language just chosen, a flash message). Every redirect therefore waits for the save.
+ */
+export const saveBeforeRedirect: RequestHandler = (req, res, next) => {
+  const redirect = res.redirect.bind(res) as (...args: unknown[]) => void;
+  res.redirect = ((...args: unknown[]) => {
+    if (!req.session) return redirect(...args);
+    req.session.save((err) => (err ? next(err) : redirect(...args)));
+  }) as typeof res.redirect;
+  next();
+};
+
 export function sessionMiddleware(env: Env, database: Database): RequestHandler {
   const PgStore = connectPgSimple(session);
   return session({

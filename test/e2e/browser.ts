@@ -63,35 +63,11 @@ export interface PageProblems {
   failedAssets: string[];
 }
 
-/**
- * Set E2E_STRICT_REDIRECTS=1 to let the browser follow a form's redirect as soon as the headers arrive.
- *
- * Why this exists (an app bug, not a test problem): express-session flushes a response's headers, and so a
- * redirect's Location, *before* the store has saved a session changed by that request; the body's last byte
- * is only sent once the save is done. A browser that follows the redirect at once can read the session
- * before the save, so on a real PostgreSQL pool the language just chosen (POST /language) or the flash set
- * just before a redirect (POST /register's "you are the administrator") is sometimes missing on the next
- * page. Fixed in the app by saving the session before redirecting; until then, by default, form posts are
- * fetched in full (which includes that save) before the browser is handed the redirect.
- */
-export const STRICT_REDIRECTS = process.env.E2E_STRICT_REDIRECTS === '1';
-
-async function waitForSessionSaveBeforeRedirect(context: BrowserContext) {
-  await context.route('**/*', async (route) => {
-    const req = route.request();
-    if (req.method() !== 'POST' || !req.isNavigationRequest()) return route.fallback();
-    // The request goes out through the context's own cookie jar; the full body is read before fulfilling.
-    const response = await route.fetch({ maxRedirects: 0 });
-    await route.fulfill({ response });
-  });
-}
-
 /** A fresh context (no cookies) and page, watched for problems. */
 export async function openPage(browser: Browser, baseURL: string, viewport = DESKTOP) {
   const context: BrowserContext = await browser.newContext({ baseURL, viewport, locale: 'en-US' });
   context.setDefaultTimeout(10_000);
   context.setDefaultNavigationTimeout(15_000);
-  if (!STRICT_REDIRECTS) await waitForSessionSaveBeforeRedirect(context);
   const page: Page = await context.newPage();
   const problems: PageProblems = { cspViolations: [], pageErrors: [], failedAssets: [] };
   page.on('console', (msg) => {

@@ -30,7 +30,8 @@ export function createAuthService(deps: { database: Database; env: Env; hasher: 
         await tx.execute(sql`select pg_advisory_xact_lock(${FIRST_USER_LOCK_ID})`);
         if (await usersRepo.findByEmail(tx, input.email)) throw new ValidationError({ email: { key: 'validation.emailTaken' } });
         const isFirst = (await usersRepo.count(tx)) === 0;
-        return usersRepo.insert(tx, { name: input.name, email: input.email, passwordHash, locale, role: isFirst ? 'admin' : 'user' });
+        // Registration signs the user in, so it counts as their first login.
+        return usersRepo.insert(tx, { name: input.name, email: input.email, passwordHash, locale, role: isFirst ? 'admin' : 'user', lastLoginAt: new Date() });
       });
     },
 
