@@ -14,8 +14,8 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=fals
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci
 
-# tsc compiles src/ and scripts/; Tailwind scans views/ and src/ for class names.
-COPY tsconfig.json ./
+# tsc compiles src/ and scripts/ (tsconfig.build.json extends tsconfig.json); Tailwind scans views/ and src/.
+COPY tsconfig*.json ./
 COPY assets ./assets
 COPY public ./public
 COPY src ./src

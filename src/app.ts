@@ -10,7 +10,7 @@ import { saveBeforeRedirect, sessionMiddleware } from './web/session.js';
 import { setupViews } from './web/views.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { usersRoutes } from './modules/users/users.routes.js';
-import { homeRoutes } from './modules/home/home.routes.js';
+import { homeRoutes, probeRoutes } from './modules/home/home.routes.js';
 import { groupsRoutes } from './modules/groups/groups.routes.js';
 import { adminRoutes } from './modules/admin/admin.routes.js';
 
@@ -71,6 +71,7 @@ export function createApp(services: Services, opts: { extraRoutes?: (app: Expres
   // 3. Probes and static files need no host check, session or body.
   app.use('/static', express.static(path.join(ROOT, 'public'), { maxAge: env.isProduction ? '1h' : 0 }));
   app.use('/static/vendor/htmx', express.static(path.join(ROOT, 'node_modules/htmx.org/dist'), { maxAge: env.isProduction ? '1d' : 0 }));
+  app.use(probeRoutes(services));
   app.use(allowedHosts(env));
 
   // 4. Bodies: forms and JSON, with a size limit (over it: 413).

@@ -93,6 +93,13 @@ describe('throttling', () => {
     expect((await login(agent, 'vera@example.com', undefined, from('10.0.0.3'))).status).toBe(303);
   });
 
+  it('parallel guesses cannot slip past the limit', async () => {
+    const results = await Promise.all(Array.from({ length: 12 }, () => login(request.agent(t.app), 'vera@example.com', 'wrong password!', from('10.0.0.9'))));
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 422).length).toBeLessThanOrEqual(5);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(7);
+  });
+
   it('one address guessing many accounts is stopped by the per-IP limit', async () => {
     for (let i = 0; i < 30; i++) await login(request.agent(t.app), `nobody${i}@example.com`, 'wrong password!', from('10.0.0.4'));
     const res = await login(request.agent(t.app), 'vera@example.com', undefined, from('10.0.0.4'));

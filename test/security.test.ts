@@ -102,8 +102,9 @@ describe('production', () => {
       expect(cookie).toContain('SameSite=Lax');
       expect(cookie).toContain('Path=/');
       expect(res.headers['strict-transport-security']).toBeDefined();
-      // Only the configured host is served in production.
+      // Only the configured host is served in production; probes answer whatever the Host (load balancers call by IP).
       expect((await request(prod.app).get('/login').set('Host', 'localhost')).status).toBe(400);
+      expect((await request(prod.app).get('/healthz').set('Host', '10.1.2.3')).status).toBe(200);
       // Force an internal error: the database pool is closed under the app.
       const broken = await createTestApp({ NODE_ENV: 'production', SESSION_SECRET: 'x'.repeat(40), APP_URL: 'https://crm.example.com' });
       await broken.services.database.pool.end();

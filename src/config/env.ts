@@ -52,10 +52,14 @@ const schema = z
     ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).default(19456),
     ARGON2_TIME_COST: z.coerce.number().int().min(1).default(2),
     MIGRATE_ON_START: bool.default(true),
+    UPLOAD_DIR: z.string().min(1).optional(),
+    UPLOAD_MAX_FILE_MB: z.coerce.number().min(1).max(1024).default(25),
+    UPLOAD_MAX_FILES: z.coerce.number().int().min(1).max(100).default(10),
   });
 
 export type Env = z.infer<typeof schema> & {
   APP_URL: string;
+  UPLOAD_DIR: string;
   SESSION_SECRET: string;
   ALLOWED_HOSTS: string[];
   isProduction: boolean;
@@ -99,6 +103,7 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   return {
     ...env,
     APP_URL: appUrl.replace(/\/$/, ''),
+    UPLOAD_DIR: env.UPLOAD_DIR ?? `${env.DATA_DIR}/uploads`,
     SESSION_SECRET: env.SESSION_SECRET ?? DEV_SECRET,
     // Hosts are checked without the port. In production only configured hosts are served.
     ALLOWED_HOSTS: env.ALLOWED_HOSTS ?? (env.NODE_ENV === 'production' ? [appHost] : [appHost, 'localhost', '127.0.0.1', '[::1]']),

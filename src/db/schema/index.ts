@@ -1,3 +1,4 @@
 export * from './users.js';
 export * from './groups.js';
 export * from './sessions.js';
+export * from './records.js';

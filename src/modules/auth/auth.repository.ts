@@ -16,10 +16,15 @@ export const authRepository = {
       .where(and(eq(loginFailures.ip, ip), gt(loginFailures.createdAt, since)));
     return row!;
   },
-  async recordFailure(db: DbOrTx, email: string, ip: string, windowStart: Date) {
+  /** Records an attempt as a failure until it succeeds (then clearFailures removes it). Returns its id. */
+  async recordAttempt(db: DbOrTx, email: string, ip: string, windowStart: Date) {
     // Old rows of this IP are useless once outside the window; dropping them here keeps the table small.
     await db.delete(loginFailures).where(and(eq(loginFailures.ip, ip), lt(loginFailures.createdAt, windowStart)));
-    await db.insert(loginFailures).values({ email, ip });
+    const [row] = await db.insert(loginFailures).values({ email, ip }).returning({ id: loginFailures.id });
+    return row!.id;
+  },
+  async deleteAttempt(db: DbOrTx, id: number) {
+    await db.delete(loginFailures).where(eq(loginFailures.id, id));
   },
   async clearFailures(db: DbOrTx, email: string, ip: string) {
     await db.delete(loginFailures).where(and(eq(loginFailures.email, email), eq(loginFailures.ip, ip)));

@@ -13,6 +13,12 @@ export function homeRoutes(services: Services): Router {
     res.render(actor.isAdmin || actor.memberships.length ? 'home/dashboard' : 'home/no-group');
   });
 
+  return r;
+}
+
+/** Liveness and readiness: mounted before the Host check, since probes often call by IP. */
+export function probeRoutes(services: Services): Router {
+  const r = Router();
   r.get('/healthz', publicRoute, (_req, res) => res.json({ status: 'ok' }));
   r.get('/readyz', publicRoute, async (_req, res) => {
     const checks = await services.readiness();

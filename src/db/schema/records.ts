@@ -1,0 +1,144 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint, check, index, integer, jsonb, numeric, pgEnum, pgTable, text, timestamp, uniqueIndex, varchar, type AnyPgColumn,
+} from 'drizzle-orm/pg-core';
+import { timestamps } from './columns.js';
+import { groups } from './groups.js';
+import { users } from './users.js';
+
+export const LEAD_STATUSES = ['new', 'contacted', 'qualified', 'converted', 'lost'] as const;
+export const leadStatus = pgEnum('lead_status', LEAD_STATUSES);
+export const CLIENT_STATUSES = ['active', 'inactive'] as const;
+export const clientStatus = pgEnum('client_status', CLIENT_STATUSES);
+
+/** Columns every group record has: its group, owner, creator, and the trash marker. */
+const recordColumns = {
+  id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+  groupId: integer('group_id').notNull().references(() => groups.id, { onDelete: 'restrict' }),
+  ownerId: integer('owner_id').references(() => users.id, { onDelete: 'set null' }),
+  createdById: integer('created_by_id').references(() => users.id, { onDelete: 'set null' }),
+  deletedAt: timestamp('deleted_at', { withTimezone: true }),
+  deletedById: integer('deleted_by_id').references(() => users.id, { onDelete: 'set null' }),
+};
+
+// Lower-cased text the substring search runs on (pg_trgm GIN index): one column, one index, any script.
+const searchText = (...cols: string[]) => sql.raw(`lower(${cols.map((c) => `coalesce(${c}, '')`).join(` || ' ' || `)})`);
+
+export const leads = pgTable(
+  'leads',
+  {
+    ...recordColumns,
+    firstName: varchar('first_name', { length: 100 }).notNull().default(''),
+    lastName: varchar('last_name', { length: 100 }).notNull(),
+    email: varchar('email', { length: 254 }),
+    phone: varchar('phone', { length: 40 }),
+    company: varchar('company', { length: 200 }),
+    source: varchar('source', { length: 40 }),
+    status: leadStatus('status').notNull().default('new'),
+    value: numeric('value', { precision: 14, scale: 2 }),
+    description: text('description').notNull().default(''),
+    clientId: integer('client_id').references((): AnyPgColumn => clients.id, { onDelete: 'set null' }),
+    convertedAt: timestamp('converted_at', { withTimezone: true }),
+    search: text('search').generatedAlwaysAs(searchText('first_name', 'last_name', 'email', 'phone', 'company')),
+    ...timestamps,
+  },
+  (t) => [
+    index('leads_group_created_idx').on(t.groupId, t.createdAt),
+    index('leads_group_status_idx').on(t.groupId, t.status),
+    index('leads_group_owner_idx').on(t.groupId, t.ownerId),
+    index('leads_created_idx').on(t.createdAt),
+    index('leads_updated_idx').on(t.updatedAt),
+    index('leads_value_idx').on(t.value),
+    index('leads_name_idx').on(sql`lower(${t.lastName})`, sql`lower(${t.firstName})`),
+    index('leads_search_trgm_idx').using('gin', sql`${t.search} gin_trgm_ops`),
+    index('leads_deleted_idx').on(t.deletedAt).where(sql`${t.deletedAt} is not null`),
+    check('leads_value_nonnegative', sql`${t.value} >= 0`),
+  ],
+);
+
+export const clients = pgTable(
+  'clients',
+  {
+    ...recordColumns,
+    name: varchar('name', { length: 200 }).notNull(),
+    company: varchar('company', { length: 200 }),
+    email: varchar('email', { length: 254 }),
+    phone: varchar('phone', { length: 40 }),
+    address: text('address').notNull().default(''),
+    website: varchar('website', { length: 300 }),
+    status: clientStatus('status').notNull().default('active'),
+    notes: text('notes').notNull().default(''),
+    leadId: integer('lead_id').references((): AnyPgColumn => leads.id, { onDelete: 'set null' }),
+    search: text('search').generatedAlwaysAs(searchText('name', 'company', 'email', 'phone')),
+    ...timestamps,
+  },
+  (t) => [
+    // One client per lead, whatever happens: the database refuses a second conversion.
+    uniqueIndex('clients_lead_key').on(t.leadId),
+    index('clients_group_created_idx').on(t.groupId, t.createdAt),
+    index('clients_group_owner_idx').on(t.groupId, t.ownerId),
+    index('clients_created_idx').on(t.createdAt),
+    index('clients_name_idx').on(sql`lower(${t.name})`),
+    index('clients_search_trgm_idx').using('gin', sql`${t.search} gin_trgm_ops`),
+  ],
+);
+
+/**
+ * Comments, files and activity attach to a lead, a client, or both: conversion sets client_id on the lead's
+ * rows, so they show on the client without being copied (nothing duplicated, nothing lost).
+ */
+const attachedTo = {
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  groupId: integer('group_id').notNull().references(() => groups.id, { onDelete: 'cascade' }),
+  leadId: integer('lead_id').references(() => leads.id, { onDelete: 'cascade' }),
+  clientId: integer('client_id').references(() => clients.id, { onDelete: 'cascade' }),
+};
+
+export const comments = pgTable(
+  'comments',
+  {
+    ...attachedTo,
+    authorId: integer('author_id').references(() => users.id, { onDelete: 'set null' }),
+    body: text('body').notNull(),
+    editedAt: timestamp('edited_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('comments_lead_idx').on(t.leadId, t.createdAt), index('comments_client_idx').on(t.clientId, t.createdAt)],
+);
+
+export const FILE_STATUSES = ['pending', 'ready', 'rejected'] as const;
+export const fileStatus = pgEnum('file_status', FILE_STATUSES);
+
+export const files = pgTable(
+  'files',
+  {
+    ...attachedTo,
+    uploaderId: integer('uploader_id').references(() => users.id, { onDelete: 'set null' }),
+    originalName: varchar('original_name', { length: 255 }).notNull(),
+    storageName: varchar('storage_name', { length: 80 }).notNull().unique(),
+    mimeType: varchar('mime_type', { length: 120 }).notNull(),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    sha256: varchar('sha256', { length: 64 }),
+    status: fileStatus('status').notNull().default('ready'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('files_lead_idx').on(t.leadId, t.createdAt), index('files_client_idx').on(t.clientId, t.createdAt)],
+);
+
+export const activities = pgTable(
+  'activities',
+  {
+    ...attachedTo,
+    actorId: integer('actor_id').references(() => users.id, { onDelete: 'set null' }),
+    /** created, updated, status_changed, owner_changed, commented, file_added, file_deleted, converted, … */
+    action: varchar('action', { length: 40 }).notNull(),
+    /** For edits: { field: [old, new] }; otherwise what the event needs to be shown. */
+    data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('activities_lead_idx').on(t.leadId, t.createdAt),
+    index('activities_client_idx').on(t.clientId, t.createdAt),
+    index('activities_group_idx').on(t.groupId, t.createdAt),
+  ],
+);
