@@ -13,6 +13,10 @@ import { usersRoutes } from './modules/users/users.routes.js';
 import { homeRoutes, probeRoutes } from './modules/home/home.routes.js';
 import { groupsRoutes } from './modules/groups/groups.routes.js';
 import { adminRoutes } from './modules/admin/admin.routes.js';
+import { filesRoutes } from './modules/files/files.routes.js';
+import { leadsRoutes } from './modules/leads/leads.routes.js';
+import { clientsRoutes } from './modules/clients/clients.routes.js';
+import { recordsRoutes } from './modules/records/records.routes.js';
 
 import { ROOT } from './lib/paths.js';
 
@@ -93,6 +97,10 @@ export function createApp(services: Services, opts: { extraRoutes?: (app: Expres
   app.use(usersRoutes(services));
   app.use(groupsRoutes(services));
   app.use(adminRoutes(services));
+  app.use(filesRoutes(services));
+  app.use(leadsRoutes(services));
+  app.use(clientsRoutes(services));
+  app.use(recordsRoutes(services));
   // A seam for tests that need a route of their own in the real middleware stack.
   opts.extraRoutes?.(app);
 

@@ -11,6 +11,13 @@ import { sessionCookieName } from './web/session.js';
 import { createAdminService, type AdminService } from './modules/admin/admin.service.js';
 import { createGroupsService, type GroupsService } from './modules/groups/groups.service.js';
 import type { GroupDataKind } from './modules/groups/group-data.js';
+import { createFilesService, type FilesService } from './modules/files/files.service.js';
+import { createLeadsService, type LeadsService } from './modules/leads/leads.service.js';
+import { createClientsService, type ClientsService } from './modules/clients/clients.service.js';
+import { createCommentsService, type CommentsService } from './modules/records/comments.js';
+import { activityRepository } from './modules/records/activity.repository.js';
+import type { RecordHead } from './modules/records/records.js';
+import type { Actor } from './modules/access/policy.js';
 
 /** The composition root: every service is built once here and handed to createApp. */
 export interface Services {
@@ -24,6 +31,13 @@ export interface Services {
   users: UsersService;
   admin: AdminService;
   groups: GroupsService;
+  files: FilesService;
+  leads: LeadsService;
+  clients: ClientsService;
+  comments: CommentsService;
+  activity: { timeline(head: RecordHead): ReturnType<typeof activityRepository.timeline> };
+  /** The files shown on a record page (the files module provides them). */
+  recordFiles(actor: Actor, head: RecordHead): Promise<unknown[]>;
   sessionCookieName: string;
   readiness(): Promise<Record<string, 'ok' | 'error'>>;
   close(): Promise<void>;
@@ -57,6 +71,12 @@ export async function createServices(env: Env, logger: Logger, opts: { migrate?:
     users: createUsersService({ database, hasher }),
     admin: createAdminService({ database }),
     groups: createGroupsService({ database, dataKinds: groupDataKinds }),
+    files: createFilesService({ database, env, logger }),
+    leads: createLeadsService({ database }),
+    clients: createClientsService({ database }),
+    comments: createCommentsService({ database }),
+    activity: { timeline: (head) => activityRepository.timeline(database.db, head) },
+    recordFiles: async () => [],
     sessionCookieName: sessionCookieName(env),
     async readiness() {
       const checks: Record<string, 'ok' | 'error'> = {};

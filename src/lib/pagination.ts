@@ -19,19 +19,21 @@ export interface Page<T> {
   nextHref?: string;
 }
 
+/** A link to the same list with some parameters changed (undefined removes one); page resets to 1. */
+export function queryHref(basePath: string, query: Record<string, unknown>, changes: Record<string, unknown> = {}): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries({ ...query, page: undefined, ...changes })) {
+    if (v === undefined || v === null || v === '') continue;
+    for (const one of Array.isArray(v) ? v : [v]) params.append(k, String(one));
+  }
+  const s = params.toString();
+  return s ? `${basePath}?${s}` : basePath;
+}
+
 /** Builds the page object with links that keep every other query parameter (filters stay in the URL). */
 export function toPage<T>(items: T[], total: number, q: PageQuery, basePath: string, query: Record<string, unknown>): Page<T> {
   const pages = Math.max(1, Math.ceil(total / q.perPage));
-  const href = (page: number) => {
-    const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(query)) {
-      if (k === 'page' || v === undefined || v === '' || v === null) continue;
-      for (const one of Array.isArray(v) ? v : [v]) params.append(k, String(one));
-    }
-    if (page > 1) params.set('page', String(page));
-    const s = params.toString();
-    return s ? `${basePath}?${s}` : basePath;
-  };
+  const href = (page: number) => queryHref(basePath, query, { page: page > 1 ? page : undefined });
   return {
     items,
     page: q.page,

@@ -76,7 +76,11 @@ export function csrf(): RequestHandler {
     const token = () => (req.session.csrfToken ??= crypto.randomBytes(32).toString('base64url'));
     res.locals.csrfToken = token;
     if (SAFE_METHODS.has(req.method)) return next();
-    const sent = (req.body && typeof req.body === 'object' ? req.body._csrf : undefined) ?? req.get('x-csrf-token');
+    // Multipart bodies are parsed later (by the upload route), so uploads send the token in the header
+    // (htmx) or, for the plain-form fallback, in the query string.
+    const multipart = req.is('multipart/form-data');
+    const fromBody = req.body && typeof req.body === 'object' ? req.body._csrf : undefined;
+    const sent = fromBody ?? req.get('x-csrf-token') ?? (multipart ? req.query._csrf : undefined);
     const expected = req.session.csrfToken;
     if (typeof sent !== 'string' || !expected || !tokensEqual(sent, expected)) return next(new CsrfError());
     next();

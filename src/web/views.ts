@@ -8,7 +8,28 @@ export const VIEWS_DIR = fromRoot('views');
 export function setupViews(app: Express, opts: { watch: boolean }) {
   const env = nunjucks.configure(VIEWS_DIR, { autoescape: true, express: app, noCache: opts.watch, throwOnUndefined: false });
   app.set('view engine', 'njk');
-  // Links in plain text stay text; only http(s) URLs become anchors, everything else is escaped.
-  env.addFilter('json', (v: unknown) => JSON.stringify(v));
+  env.addFilter('linkify', linkify);
   return env;
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+
+/**
+ * Plain text for display: everything escaped, line breaks kept (the element uses whitespace-pre-line),
+ * and only http(s) URLs turned into links, so `javascript:` or markup stays inert text.
+ */
+export function linkify(text: unknown): nunjucks.runtime.SafeString {
+  const s = String(text ?? '');
+  const out: string[] = [];
+  let last = 0;
+  for (const m of s.matchAll(/\bhttps?:\/\/[^\s<>"']+/gi)) {
+    // Trailing punctuation usually ends the sentence, not the URL.
+    const url = m[0].replace(/[.,;:!?)\]]+$/, '');
+    out.push(escapeHtml(s.slice(last, m.index)));
+    out.push(`<a href="${escapeHtml(url)}" class="btn-link break-all" rel="noopener noreferrer nofollow" target="_blank">${escapeHtml(url)}</a>`);
+    last = m.index + url.length;
+  }
+  out.push(escapeHtml(s.slice(last)));
+  return new nunjucks.runtime.SafeString(out.join(''));
 }

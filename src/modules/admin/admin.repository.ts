@@ -3,9 +3,8 @@ import type { DbOrTx } from '../../db/client.js';
 import { groups, memberships, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import type { UserListQuery } from './admin.schemas.js';
+import { likeContains } from '../records/list.js';
 
-/** Escapes LIKE wildcards so a search for "50%" means the text "50%". */
-export const likeContains = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 const userColumns = { id: users.id, name: users.name, email: users.email, role: users.role, active: users.active, lastLoginAt: users.lastLoginAt, createdAt: users.createdAt };
 

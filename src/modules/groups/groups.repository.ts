@@ -1,7 +1,7 @@
 import { and, asc, eq, ilike, inArray, notExists, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
 import { groups, memberships, users } from '../../db/schema/index.js';
-import { likeContains } from '../admin/admin.repository.js';
+import { likeContains } from '../records/list.js';
 
 export type Group = typeof groups.$inferSelect;
 

@@ -1,0 +1,140 @@
+import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, lte, ne, sql, type SQL } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
+import type { DbOrTx } from '../../db/client.js';
+import { groups, leads, memberships, users } from '../../db/schema/index.js';
+import { offsetOf } from '../../lib/pagination.js';
+import { groupScope, type Actor } from '../access/policy.js';
+import { dateRange, searchCondition } from '../records/list.js';
+import type { LeadListQuery } from './leads.schemas.js';
+
+export type Lead = typeof leads.$inferSelect;
+export type NewLead = typeof leads.$inferInsert;
+
+const owner = alias(users, 'owner');
+
+/** The scope every lead query starts from: what the actor may see, never the trash. */
+export const leadScope = (actor: Actor) =>
+  and(groupScope(actor, { groupId: leads.groupId, ownerId: leads.ownerId, createdById: leads.createdById }), isNull(leads.deletedAt))!;
+
+function filters(actor: Actor, q: Omit<LeadListQuery, 'page' | 'perPage' | 'sort' | 'dir'>): SQL {
+  const where: (SQL | undefined)[] = [leadScope(actor)];
+  if (q.group) where.push(eq(leads.groupId, q.group));
+  if (q.status.length) where.push(inArray(leads.status, q.status));
+  // Converted leads live on as clients: hidden unless asked for (or filtered by status explicitly).
+  else if (!q.converted) where.push(ne(leads.status, 'converted'));
+  if (q.owner === 'me') where.push(eq(leads.ownerId, actor.id));
+  else if (q.owner === 'none') where.push(isNull(leads.ownerId));
+  else if (typeof q.owner === 'number') where.push(eq(leads.ownerId, q.owner));
+  if (q.source) where.push(eq(leads.source, q.source));
+  where.push(...dateRange(leads.createdAt, q.createdFrom, q.createdTo));
+  if (q.valueMin !== undefined) where.push(gte(leads.value, String(q.valueMin)));
+  if (q.valueMax !== undefined) where.push(lte(leads.value, String(q.valueMax)));
+  if (q.q) where.push(searchCondition(leads.search, q.q));
+  return and(...where)!;
+}
+
+// Sorting is an allow-list mapped to columns: a query string can never put text into ORDER BY.
+const SORTS = {
+  created: [leads.createdAt],
+  updated: [leads.updatedAt],
+  name: [sql`lower(${leads.lastName})`, sql`lower(${leads.firstName})`],
+  status: [leads.status],
+  value: [leads.value],
+  owner: [sql`lower(${owner.name})`],
+} as const;
+
+const listColumns = {
+  id: leads.id,
+  firstName: leads.firstName,
+  lastName: leads.lastName,
+  company: leads.company,
+  email: leads.email,
+  phone: leads.phone,
+  status: leads.status,
+  source: leads.source,
+  value: leads.value,
+  createdAt: leads.createdAt,
+  updatedAt: leads.updatedAt,
+  groupId: leads.groupId,
+  groupName: groups.name,
+  ownerId: leads.ownerId,
+  ownerName: owner.name,
+  clientId: leads.clientId,
+};
+
+export const leadsRepository = {
+  /** One page and the total, in two queries whatever the page size (no query per row). */
+  async list(db: DbOrTx, actor: Actor, q: LeadListQuery) {
+    const where = filters(actor, q);
+    const dir = q.dir === 'asc' ? asc : desc;
+    const order = [...SORTS[q.sort].map((c) => (q.sort === 'value' || q.sort === 'owner' ? sql`${c} ${sql.raw(q.dir)} nulls last` : dir(c))), dir(leads.id)];
+    const [items, [count]] = await Promise.all([
+      db.select(listColumns).from(leads).innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId))
+        .where(where).orderBy(...order).limit(q.perPage).offset(offsetOf(q)),
+      db.select({ n: sql<number>`count(*)::int` }).from(leads).where(where),
+    ]);
+    return { items, total: count?.n ?? 0 };
+  },
+
+  /** A lead with its group and owner names, if the actor's scope includes it (else undefined → 404). */
+  async findVisible(db: DbOrTx, actor: Actor, id: number) {
+    const creator = alias(users, 'creator');
+    const [row] = await db
+      .select({ lead: leads, groupName: groups.name, ownerName: owner.name, creatorName: creator.name })
+      .from(leads)
+      .innerJoin(groups, eq(groups.id, leads.groupId))
+      .leftJoin(owner, eq(owner.id, leads.ownerId))
+      .leftJoin(creator, eq(creator.id, leads.createdById))
+      .where(and(eq(leads.id, id), leadScope(actor)));
+    return row;
+  },
+
+  /** For updates and conversion: the row locked until the transaction ends. */
+  async lockById(db: DbOrTx, id: number) {
+    const [row] = await db.select().from(leads).where(and(eq(leads.id, id), isNull(leads.deletedAt))).for('update');
+    return row;
+  },
+
+  async insert(db: DbOrTx, values: NewLead) {
+    const [row] = await db.insert(leads).values(values).returning();
+    return row!;
+  },
+  async update(db: DbOrTx, id: number, values: Partial<NewLead>) {
+    const [row] = await db.update(leads).set(values).where(eq(leads.id, id)).returning();
+    return row!;
+  },
+
+  /** Is the user a member of the group (owners must be)? */
+  async isMember(db: DbOrTx, groupId: number, userId: number) {
+    const row = await db.query.memberships.findFirst({ where: and(eq(memberships.groupId, groupId), eq(memberships.userId, userId)), columns: { userId: true } });
+    return !!row;
+  },
+
+  /** Members of the given groups, for owner selects and the owner filter. */
+  owners(db: DbOrTx, groupIds: number[] | undefined) {
+    const q = db
+      .selectDistinct({ id: users.id, name: users.name, groupId: memberships.groupId })
+      .from(memberships)
+      .innerJoin(users, eq(users.id, memberships.userId))
+      .where(and(eq(users.active, true), groupIds ? inArray(memberships.groupId, groupIds.length ? groupIds : [0]) : undefined));
+    return q.orderBy(asc(users.name));
+  },
+
+  /** The trash of the given groups (all for undefined), newest first, within the retention period. */
+  trash(db: DbOrTx, groupIds: number[] | undefined, since: Date) {
+    return db
+      .select({ id: leads.id, firstName: leads.firstName, lastName: leads.lastName, company: leads.company, groupName: groups.name, deletedAt: leads.deletedAt })
+      .from(leads)
+      .innerJoin(groups, eq(groups.id, leads.groupId))
+      .where(and(groupIds ? inArray(leads.groupId, groupIds.length ? groupIds : [0]) : undefined, isNotNull(leads.deletedAt), gte(leads.deletedAt, since)))
+      .orderBy(desc(leads.deletedAt))
+      .limit(200);
+  },
+  async findTrashed(db: DbOrTx, id: number) {
+    const [row] = await db.select().from(leads).where(and(eq(leads.id, id), isNotNull(leads.deletedAt))).for('update');
+    return row;
+  },
+  async hardDelete(db: DbOrTx, id: number) {
+    await db.delete(leads).where(eq(leads.id, id));
+  },
+};

@@ -1,0 +1,169 @@
+import { Router, type Request } from 'express';
+import type { Services } from '../../services.js';
+import { queryHref, toPage } from '../../lib/pagination.js';
+import { ConflictError, ForbiddenError } from '../../web/errors.js';
+import { formHandler, parseInput } from '../../web/forms.js';
+import { requireUser } from '../../web/guards.js';
+import { flash } from '../../web/middleware.js';
+import { idParam } from '../../web/params.js';
+import { commentInput } from '../records/comments.js';
+import { loadRecordHead } from '../records/records.js';
+import { clientValuesFrom } from './leads.service.js';
+import { EDITABLE_STATUSES, LEAD_SORTS, LEAD_SOURCES, convertInput, leadInput, leadListQuery } from './leads.schemas.js';
+import { LEAD_STATUSES } from '../../db/schema/index.js';
+import { z } from 'zod';
+
+const statusInput = z.object({ status: z.enum(EDITABLE_STATUSES, 'validation.invalid') });
+
+export function leadsRoutes(services: Services): Router {
+  const { leads, comments, activity } = services;
+  const r = Router();
+  const lid = (req: Request) => idParam(req.params.id);
+  const constants = { statuses: LEAD_STATUSES, editableStatuses: EDITABLE_STATUSES, sources: LEAD_SOURCES, sorts: LEAD_SORTS };
+
+  /** Everything the lead page shows: details, timeline, comments and files, in a fixed number of queries. */
+  async function pageLocals(req: Request) {
+    const actor = req.actor!;
+    const data = await leads.get(actor, lid(req));
+    const head = await loadRecordHead(services.database.db, actor, { kind: 'lead', id: data.lead.id }, 'record.view');
+    const [timeline, commentList, fileList] = await Promise.all([
+      activity.timeline(head),
+      comments.listFor(actor, head),
+      services.recordFiles(actor, head),
+    ]);
+    return { ...data, ...constants, head, record: { kind: 'lead', id: head.id, path: `/leads/${head.id}`, readOnly: head.readOnly }, timeline, comments: commentList, files: fileList };
+  }
+
+  const formLocals = async (req: Request) => ({ ...(await leads.formOptions(req.actor!)), ...constants });
+
+  r.get('/leads', requireUser, async (req, res) => {
+    const q = leadListQuery.parse(req.query);
+    const [{ items, total }, options] = await Promise.all([leads.list(req.actor!, q), leads.formOptions(req.actor!)]);
+    const page = toPage(items, total, q, '/leads', req.query);
+    const sortHref = (key: string) => queryHref('/leads', req.query, { sort: key, dir: q.sort === key && q.dir === 'desc' ? 'asc' : 'desc' });
+    const locals = { q, page, sortHref, ...options, ...constants, query: req.query, exportHref: null };
+    // htmx swaps only the results when a filter changes; the URL (with every filter) is pushed by the form.
+    res.render(req.get('HX-Request') && req.get('HX-Target') === 'lead-results' ? 'leads/_results.njk' : 'leads/index', locals);
+  });
+
+  r.get('/leads/new', requireUser, async (req, res) => {
+    const options = await formLocals(req);
+    if (!options.groups.length) throw new ForbiddenError('leads.noGroup');
+    const groupId = req.query.group ?? (options.groups.length === 1 ? options.groups[0]!.groupId : '');
+    res.render('leads/form', { ...options, values: { groupId, ownerId: req.actor!.id, status: 'new' }, errors: {} });
+  });
+
+  r.post(
+    '/leads',
+    requireUser,
+    formHandler(
+      'leads/form',
+      async (req, res) => {
+        const lead = await leads.create(req.actor!, parseInput(leadInput, req.body));
+        flash(req, 'success', 'leads.created');
+        res.redirect(303, `/leads/${lead.id}`);
+      },
+      formLocals,
+    ),
+  );
+
+  r.get('/leads/trash', requireUser, async (req, res) => {
+    const actor = req.actor!;
+    if (!actor.isAdmin && !actor.memberships.some((m) => m.role === 'manager')) throw new ForbiddenError();
+    res.render('leads/trash', { items: await leads.trashList(actor) });
+  });
+
+  r.get('/leads/:id', requireUser, async (req, res) => {
+    res.render('leads/show', { ...(await pageLocals(req)), values: {}, errors: {} });
+  });
+
+  r.get('/leads/:id/edit', requireUser, async (req, res) => {
+    const { lead } = await leads.get(req.actor!, lid(req));
+    if (lead.status === 'converted') throw new ConflictError('leads.readOnly');
+    res.render('leads/form', { ...(await formLocals(req)), lead, values: { ...lead, value: lead.value ?? '' }, errors: {} });
+  });
+
+  r.post(
+    '/leads/:id',
+    requireUser,
+    formHandler(
+      'leads/form',
+      async (req, res) => {
+        const id = lid(req);
+        await leads.get(req.actor!, id);
+        await leads.update(req.actor!, id, parseInput(leadInput, req.body));
+        flash(req, 'success', 'leads.saved');
+        res.redirect(303, `/leads/${id}`);
+      },
+      async (req) => ({ ...(await formLocals(req)), lead: (await leads.get(req.actor!, lid(req))).lead }),
+    ),
+  );
+
+  r.post('/leads/:id/status', requireUser, async (req, res) => {
+    const id = lid(req);
+    await leads.get(req.actor!, id);
+    await leads.setStatus(req.actor!, id, parseInput(statusInput, req.body).status);
+    flash(req, 'success', 'leads.saved');
+    res.redirect(303, `/leads/${id}`);
+  });
+
+  r.post('/leads/:id/delete', requireUser, async (req, res) => {
+    await leads.trash(req.actor!, lid(req));
+    flash(req, 'success', 'leads.trashed');
+    res.redirect(303, '/leads');
+  });
+
+  r.post('/leads/:id/restore', requireUser, async (req, res) => {
+    const id = lid(req);
+    await leads.restore(req.actor!, id);
+    flash(req, 'success', 'leads.restored');
+    res.redirect(303, `/leads/${id}`);
+  });
+
+  r.post('/leads/:id/purge', requireUser, async (req, res) => {
+    await leads.purge(req.actor!, lid(req));
+    flash(req, 'success', 'leads.purged');
+    res.redirect(303, '/leads/trash');
+  });
+
+  // Conversion: the page offers the client form prefilled from the lead; the button on the lead page posts
+  // without fields and takes the lead's values. Both go through leads.convert.
+  r.get('/leads/:id/convert', requireUser, async (req, res) => {
+    const { lead } = await leads.get(req.actor!, lid(req));
+    if (lead.status === 'converted') throw new ConflictError('leads.alreadyConverted', { clientId: lead.clientId });
+    res.render('leads/convert', { lead, values: clientValuesFrom(lead), errors: {} });
+  });
+  r.post(
+    '/leads/:id/convert',
+    requireUser,
+    formHandler(
+      'leads/convert',
+      async (req, res) => {
+        const id = lid(req);
+        await leads.get(req.actor!, id);
+        const input = req.body && 'name' in req.body ? parseInput(convertInput, req.body) : undefined;
+        const client = await leads.convert(req.actor!, id, input);
+        flash(req, 'success', 'leads.converted', { name: client.name });
+        res.redirect(303, `/clients/${client.id}`);
+      },
+      async (req) => ({ lead: (await leads.get(req.actor!, lid(req))).lead }),
+    ),
+  );
+
+  r.post(
+    '/leads/:id/comments',
+    requireUser,
+    formHandler(
+      'leads/show',
+      async (req, res) => {
+        const id = lid(req);
+        await leads.get(req.actor!, id);
+        await comments.add(req.actor!, { kind: 'lead', id }, parseInput(commentInput, req.body).body);
+        res.redirect(303, `/leads/${id}#comments`);
+      },
+      pageLocals,
+    ),
+  );
+
+  return r;
+}

@@ -1,0 +1,206 @@
+import { eq } from 'drizzle-orm';
+import type { Database, Tx } from '../../db/client.js';
+import { activities, comments, files, groups, users } from '../../db/schema/index.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../web/errors.js';
+import { authorize, can, canSee, type Actor } from '../access/policy.js';
+import { activityRepository, diff } from '../records/activity.repository.js';
+import { clientsRepository } from '../clients/clients.repository.js';
+import { leadsRepository as repo, type Lead } from './leads.repository.js';
+import type { ConvertInput, LeadInput, LeadListQuery } from './leads.schemas.js';
+
+export const TRASH_DAYS = 30;
+const TRACKED: (keyof Lead)[] = ['firstName', 'lastName', 'email', 'phone', 'company', 'source', 'status', 'value', 'description', 'ownerId', 'groupId'];
+
+export interface LeadsDeps {
+  database: Database;
+  /** Removes stored files after a permanent delete has committed (the files module provides it). */
+  removeStoredFiles?: (storageNames: string[]) => Promise<void>;
+}
+
+export function createLeadsService(deps: LeadsDeps) {
+  const { db } = deps.database;
+
+  async function nameOf(tx: Tx, table: typeof users | typeof groups, id: number | null) {
+    if (!id) return null;
+    const [row] = await tx.select({ name: table.name }).from(table).where(eq(table.id, id));
+    return row?.name ?? null;
+  }
+
+  /** The owner must belong to the record's group; none means unassigned. */
+  async function checkOwner(tx: Tx, groupId: number, ownerId: number | null | undefined) {
+    if (ownerId && !(await repo.isMember(tx, groupId, ownerId))) throw new ValidationError({ ownerId: { key: 'leads.ownerNotMember' } });
+  }
+
+  /** A group the actor may create records in; otherwise the form says so (never a silent move). */
+  function checkGroup(actor: Actor, groupId: number) {
+    if (!can(actor, 'record.create', { groupId })) throw new ValidationError({ groupId: { key: 'leads.groupNotYours' } });
+  }
+
+  return {
+    list: (actor: Actor, q: LeadListQuery) => repo.list(db, actor, q),
+
+    /** Groups the actor can file a lead in, and their members as possible owners. */
+    async formOptions(actor: Actor) {
+      const groupList = actor.isAdmin
+        ? await db.select({ groupId: groups.id, groupName: groups.name }).from(groups).orderBy(groups.name)
+        : actor.memberships.map((m) => ({ groupId: m.groupId, groupName: m.groupName }));
+      const owners = await repo.owners(db, actor.isAdmin ? undefined : groupList.map((g) => g.groupId));
+      // The owner filter lists each person once, whatever number of groups they share with the actor.
+      const ownerChoices = [...new Map(owners.map((o) => [o.id, { id: o.id, name: o.name }])).values()];
+      const managesAny = actor.isAdmin || actor.memberships.some((m) => m.role === 'manager');
+      return { groups: groupList, owners, ownerChoices, managesAny };
+    },
+
+    async get(actor: Actor, id: number) {
+      const row = await repo.findVisible(db, actor, id);
+      if (!row) throw new NotFoundError();
+      const subject = { groupId: row.lead.groupId, ownerId: row.lead.ownerId, createdById: row.lead.createdById };
+      return {
+        ...row,
+        can: {
+          edit: row.lead.status !== 'converted',
+          delete: can(actor, 'record.delete', subject),
+          reassign: can(actor, 'record.reassign', subject),
+        },
+      };
+    },
+
+    async create(actor: Actor, input: LeadInput): Promise<Lead> {
+      checkGroup(actor, input.groupId);
+      return db.transaction(async (tx) => {
+        const ownerId = input.ownerId === undefined ? actor.id : input.ownerId;
+        await checkOwner(tx, input.groupId, ownerId);
+        const lead = await repo.insert(tx, { ...input, ownerId, createdById: actor.id });
+        await activityRepository.add(tx, { groupId: lead.groupId, leadId: lead.id, actorId: actor.id, action: 'created' });
+        return lead;
+      });
+    },
+
+    /**
+     * Saves an edit and records each changed field with its old and new value. Moving to another group
+     * needs the right to reassign here and membership there; changing the owner needs the right to reassign.
+     */
+    async update(actor: Actor, id: number, input: LeadInput): Promise<Lead> {
+      return db.transaction(async (tx) => {
+        const before = await repo.lockById(tx, id);
+        if (!before) throw new NotFoundError();
+        const subject = { groupId: before.groupId, ownerId: before.ownerId, createdById: before.createdById };
+        authorize(actor, 'record.edit', subject);
+        if (before.status === 'converted') throw new ConflictError('leads.readOnly');
+        const ownerId = input.ownerId === undefined ? before.ownerId : input.ownerId;
+        if (input.groupId !== before.groupId) {
+          checkGroup(actor, input.groupId);
+          if (!can(actor, 'record.reassign', subject)) throw new ValidationError({ groupId: { key: 'leads.cannotMove' } });
+        }
+        if (ownerId !== before.ownerId && !can(actor, 'record.reassign', subject)) throw new ValidationError({ ownerId: { key: 'leads.cannotReassign' } });
+        await checkOwner(tx, input.groupId, ownerId);
+        const after = await repo.update(tx, id, { ...input, ownerId });
+        const changes = diff(before, after, TRACKED);
+        if (Object.keys(changes).length) {
+          // Ids mean nothing to a reader of the timeline: store names for owner and group.
+          if (changes.ownerId) changes.ownerId = [await nameOf(tx, users, before.ownerId), await nameOf(tx, users, after.ownerId)];
+          if (changes.groupId) changes.groupId = [await nameOf(tx, groups, before.groupId), await nameOf(tx, groups, after.groupId)];
+          await activityRepository.add(tx, { groupId: after.groupId, leadId: id, actorId: actor.id, action: 'updated', data: { changes } });
+        }
+        return after;
+      });
+    },
+
+    /** Changes only the status (the board, quick actions): the same policy and the same activity log. */
+    async setStatus(actor: Actor, id: number, status: Lead['status']) {
+      return db.transaction(async (tx) => {
+        const before = await repo.lockById(tx, id);
+        if (!before) throw new NotFoundError();
+        authorize(actor, 'record.edit', before);
+        if (before.status === 'converted' || status === 'converted') throw new ConflictError('leads.readOnly');
+        if (before.status === status) return before;
+        const after = await repo.update(tx, id, { status });
+        await activityRepository.add(tx, { groupId: after.groupId, leadId: id, actorId: actor.id, action: 'updated', data: { changes: { status: [before.status, status] } } });
+        return after;
+      });
+    },
+
+    /** Into the trash (managers and admins): hidden everywhere, restorable for TRASH_DAYS days. */
+    async trash(actor: Actor, id: number) {
+      await db.transaction(async (tx) => {
+        const lead = await repo.lockById(tx, id);
+        if (!lead) throw new NotFoundError();
+        authorize(actor, 'record.delete', lead);
+        await repo.update(tx, id, { deletedAt: new Date(), deletedById: actor.id });
+        await activityRepository.add(tx, { groupId: lead.groupId, leadId: id, actorId: actor.id, action: 'deleted' });
+      });
+    },
+
+    trashList(actor: Actor) {
+      const managed = actor.isAdmin ? undefined : actor.memberships.filter((m) => m.role === 'manager').map((m) => m.groupId);
+      return repo.trash(db, managed, new Date(Date.now() - TRASH_DAYS * 86_400_000));
+    },
+
+    async restore(actor: Actor, id: number) {
+      await db.transaction(async (tx) => {
+        const lead = await repo.findTrashed(tx, id);
+        if (!lead || !canSee(actor, lead)) throw new NotFoundError();
+        authorize(actor, 'record.delete', lead);
+        await repo.update(tx, id, { deletedAt: null, deletedById: null });
+        await activityRepository.add(tx, { groupId: lead.groupId, leadId: id, actorId: actor.id, action: 'restored' });
+      });
+    },
+
+    /** Deletes a trashed lead for good; its stored files are removed once the transaction has committed. */
+    async purge(actor: Actor, id: number) {
+      const storageNames = await db.transaction(async (tx) => {
+        const lead = await repo.findTrashed(tx, id);
+        if (!lead || !canSee(actor, lead)) throw new NotFoundError();
+        authorize(actor, 'record.delete', lead);
+        // A converted lead's files belong to its client too: only files of this lead alone go.
+        const rows = await tx.select({ storageName: files.storageName, clientId: files.clientId }).from(files).where(eq(files.leadId, id));
+        await repo.hardDelete(tx, id);
+        return rows.filter((r) => !r.clientId).map((r) => r.storageName);
+      });
+      if (storageNames.length) await deps.removeStoredFiles?.(storageNames);
+    },
+
+    /**
+     * Converts a lead into a client, in one transaction: the client is created in the same group (from the
+     * lead, or from the form's edited values), every comment, file and activity of the lead is attached to
+     * the client as well (not copied), and the lead becomes converted and read-only. The row lock and the
+     * unique clients.lead_id make a double click or a second tab yield the same single client (409 here).
+     */
+    async convert(actor: Actor, id: number, input?: ConvertInput) {
+      return db.transaction(async (tx) => {
+        const lead = await repo.lockById(tx, id);
+        if (!lead) throw new NotFoundError();
+        authorize(actor, 'record.edit', lead);
+        if (lead.status === 'converted') throw new ConflictError('leads.alreadyConverted', { clientId: lead.clientId });
+        const values = input ?? clientValuesFrom(lead);
+        const client = await clientsRepository.insert(tx, {
+          ...values,
+          groupId: lead.groupId,
+          ownerId: lead.ownerId,
+          createdById: actor.id,
+          leadId: lead.id,
+        });
+        await repo.update(tx, id, { status: 'converted', clientId: client.id, convertedAt: new Date() });
+        for (const table of [comments, files, activities]) await tx.update(table).set({ clientId: client.id }).where(eq(table.leadId, id));
+        await activityRepository.add(tx, { groupId: lead.groupId, leadId: id, clientId: client.id, actorId: actor.id, action: 'converted', data: { clientName: client.name } });
+        return client;
+      });
+    },
+  };
+}
+
+/** The client a lead becomes when nobody edits the form: its name (or company), contact details and notes. */
+export function clientValuesFrom(lead: Lead): ConvertInput {
+  const person = [lead.firstName, lead.lastName].filter(Boolean).join(' ');
+  return {
+    name: person || lead.company || `#${lead.id}`,
+    company: lead.company,
+    email: lead.email,
+    phone: lead.phone,
+    address: '',
+    website: null,
+    notes: lead.description,
+  };
+}
+
+export type LeadsService = ReturnType<typeof createLeadsService>;
