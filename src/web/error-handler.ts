@@ -45,11 +45,12 @@ export function errorHandler(env: Env): ErrorRequestHandler {
         ...(known instanceof ValidationError
           ? { errors: Object.entries(known.fields).map(([field, e]) => ({ field, message: t(e.key, e.params ?? {}) })) }
           : {}),
+        ...(known?.action ? { links: [{ href: known.action.href, title: t(known.action.labelKey) }] } : {}),
         ...(debug ? { debug } : {}),
       });
       return;
     }
-    render(res, status, message, debug, req.id as string | undefined);
+    render(res, status, message, debug, req.id as string | undefined, known?.action);
   };
 }
 
@@ -65,8 +66,8 @@ function bareLocals(req: Request, res: Response) {
   res.locals.flashes = () => [];
 }
 
-function render(res: Response, status: number, message: string, debug: string | undefined, requestId: string | undefined) {
-  res.status(status).render('errors/error', { status, message, debug, requestId }, (renderErr, html) => {
+function render(res: Response, status: number, message: string, debug: string | undefined, requestId: string | undefined, action?: AppError['action']) {
+  res.status(status).render('errors/error', { status, message, debug, requestId, action }, (renderErr, html) => {
     // A broken template must not hide the original error behind a second one.
     if (renderErr) return void res.type('text').send(`${status} ${message}`);
     res.send(html);

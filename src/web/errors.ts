@@ -1,5 +1,8 @@
 /** Typed errors thrown by services; the one error handler maps them to a page or problem+json. */
 export class AppError extends Error {
+  /** Where the user can go next (the error page shows it as a link; problem+json as `links`). */
+  action?: { href: string; labelKey: string };
+
   constructor(
     readonly status: number,
     /** An i18n key for the message shown to the user. */
@@ -8,6 +11,11 @@ export class AppError extends Error {
   ) {
     super(messageKey);
     this.name = new.target.name;
+  }
+
+  withAction(href: string, labelKey: string): this {
+    this.action = { href, labelKey };
+    return this;
   }
 }
 

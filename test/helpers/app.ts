@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import { inject } from 'vitest';
 import request from 'supertest';
 import type { Express } from 'express';
@@ -27,6 +29,8 @@ export async function createTestApp(
     ARGON2_MEMORY_KIB: '1024',
     ARGON2_TIME_COST: '1',
     MIGRATE_ON_START: 'false',
+    // Uploads of the run go to a directory of its own, never into the working tree.
+    DATA_DIR: path.join(os.tmpdir(), `tandem-test-${process.pid}`),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     ...overrides,
   });

@@ -1,4 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import request from 'supertest';
+import { storedPath } from '../../src/modules/files/files.storage.js';
 import type { Express } from 'express';
 import type { Services } from '../../src/services.js';
 import { PASSWORD, login, type Agent } from './app.js';
@@ -28,6 +31,16 @@ const MEMBERSHIPS: [number, number, 'manager' | 'member'][] = [
   [USERS.subjectB.id, GROUPS.B.id, 'member'],
 ];
 
+/** Records of each group, all owned and written by the group's subject user (never an actor). */
+export const RECORDS = {
+  lead: { A: 1, B: 2 },
+  trashedLead: { A: 3, B: 4 },
+  client: { A: 1, B: 2 },
+  comment: { A: 1, B: 2 },
+  file: { A: 1, B: 2 },
+} as const;
+const FILE_STORAGE = { A: '0a000000-0000-4000-8000-00000000000a', B: '0b000000-0000-4000-8000-00000000000b' };
+
 let hash: string | undefined;
 
 /** Writes (or puts back) the fixture exactly, whatever a previous request changed. Sessions are kept. */
@@ -50,6 +63,7 @@ export async function restoreFixture(services: Services) {
   }
   await q('delete from memberships');
   for (const [userId, groupId, role] of MEMBERSHIPS) await q('insert into memberships (user_id, group_id, role) values ($1, $2, $3)', [userId, groupId, role]);
+  await restoreRecords(services);
   await q("select setval(pg_get_serial_sequence('users', 'id'), 100)");
   await q("select setval(pg_get_serial_sequence('groups', 'id'), 100)");
 }
@@ -64,4 +78,26 @@ export async function loginActors(app: Express): Promise<Record<ActorName, Agent
     if (res.status !== 303) throw new Error(`fixture login failed for ${a}: ${res.status}`);
   }
   return agents;
+}
+
+/** Leads (live and trashed), clients, comments and files of groups A and B, exactly as the fixture says. */
+async function restoreRecords(services: Services) {
+  const q = (text: string, values: unknown[] = []) => services.database.pool.query(text, values);
+  await q('truncate leads, clients, comments, files, activities restart identity cascade');
+  for (const s of ['A', 'B'] as const) {
+    const g = GROUPS[s].id;
+    const u = s === 'A' ? USERS.subjectA.id : USERS.subjectB.id;
+    await q(`insert into leads (id, group_id, owner_id, created_by_id, last_name, company) overriding system value values ($1, $2, $3, $3, $4, 'Fixture')`, [RECORDS.lead[s], g, u, `Lead ${s}`]);
+    await q(`insert into leads (id, group_id, owner_id, created_by_id, last_name, deleted_at) overriding system value values ($1, $2, $3, $3, $4, now())`, [RECORDS.trashedLead[s], g, u, `Trashed ${s}`]);
+    await q(`insert into clients (id, group_id, owner_id, created_by_id, name) overriding system value values ($1, $2, $3, $3, $4)`, [RECORDS.client[s], g, u, `Client ${s}`]);
+    await q(`insert into comments (id, group_id, lead_id, author_id, body) overriding system value values ($1, $2, $3, $4, 'fixture comment')`, [RECORDS.comment[s], g, RECORDS.lead[s], u]);
+    await q(
+      `insert into files (id, group_id, lead_id, uploader_id, original_name, storage_name, mime_type, size) overriding system value values ($1, $2, $3, $4, 'fixture.txt', $5, 'text/plain', 5)`,
+      [RECORDS.file[s], g, RECORDS.lead[s], u, FILE_STORAGE[s]],
+    );
+    const stored = storedPath(services.env.UPLOAD_DIR, FILE_STORAGE[s]);
+    fs.mkdirSync(path.dirname(stored), { recursive: true });
+    fs.writeFileSync(stored, 'hello');
+  }
+  for (const t of ['leads', 'clients', 'comments', 'files']) await q(`select setval(pg_get_serial_sequence('${t}', 'id'), 100)`);
 }

@@ -1,7 +1,7 @@
 import type { Express } from 'express';
 import type { Services } from '../../src/services.js';
 import { csrfFrom, type Agent } from './app.js';
-import { ACTORS, GROUPS, USERS, restoreFixture, type ActorName } from './fixture.js';
+import { ACTORS, GROUPS, RECORDS, USERS, restoreFixture, type ActorName } from './fixture.js';
 import { listRoutes, routeKey } from './routes.js';
 
 /**
@@ -11,14 +11,20 @@ import { listRoutes, routeKey } from './routes.js';
  * - admin: administrators; other signed-in users get 403;
  * - group: a route about one group (`:id`) or its members (`:userId`): `see` says who may see that group
  *   (its members, or admins), `act` who may do the action; seeing but not acting → 403, not seeing → 404;
- * - adminUser: an admin page about one user (`:id`).
+ * - adminUser: an admin page about one user (`:id`);
+ * - member / manager: any signed-in member (manager) of some group, or an admin; others get 403;
+ * - record: a route about one lead, client, comment or file (`:id`) of a group: not seeing its group → 404;
+ *   `act` is who may act: any member, a manager, or the author (the fixture's records are by someone else).
  */
 export type Rule =
   | { kind: 'public' }
   | { kind: 'user' }
   | { kind: 'admin' }
   | { kind: 'adminUser' }
-  | { kind: 'group'; act: 'member' | 'admin' };
+  | { kind: 'member' }
+  | { kind: 'manager' }
+  | { kind: 'group'; act: 'member' | 'admin' }
+  | { kind: 'record'; entity: keyof typeof RECORDS; act: 'member' | 'manager' | 'author' };
 
 export type Classification = Record<string, Rule>;
 type Subject = 'A' | 'B';
@@ -36,12 +42,15 @@ export function expected(rule: Rule, actor: ActorName, s: Subject): Expected {
   if (rule.kind === 'user') return 'ok';
   if (rule.kind === 'admin' || rule.kind === 'adminUser') return actor === 'admin' ? 'ok' : 403;
   if (actor === 'admin') return 'ok';
+  if (rule.kind === 'member') return actor === 'noGroup' ? 403 : 'ok';
+  if (rule.kind === 'manager') return actor === 'managerA' ? 'ok' : 403;
   if (!memberOf(actor, s)) return 404;
-  return rule.act === 'member' ? 'ok' : 403;
+  if (rule.act === 'member') return 'ok';
+  return actor === 'managerA' && (rule.kind === 'record') ? 'ok' : 403;
 }
 
 function fill(path: string, rule: Rule, s: Subject) {
-  const id = rule.kind === 'adminUser' ? SUBJECT_USER[s] : GROUPS[s].id;
+  const id = rule.kind === 'adminUser' ? SUBJECT_USER[s] : rule.kind === 'record' ? RECORDS[rule.entity][s] : GROUPS[s].id;
   return path.replace(':id', String(id)).replace(':userId', String(SUBJECT_USER[s])).replace(':token', 'not-a-token');
 }
 

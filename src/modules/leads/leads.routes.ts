@@ -1,14 +1,14 @@
 import { Router, type Request } from 'express';
 import type { Services } from '../../services.js';
 import { queryHref, toPage } from '../../lib/pagination.js';
-import { ConflictError, ForbiddenError } from '../../web/errors.js';
+import { ForbiddenError } from '../../web/errors.js';
 import { formHandler, parseInput } from '../../web/forms.js';
 import { requireUser } from '../../web/guards.js';
 import { flash } from '../../web/middleware.js';
 import { idParam } from '../../web/params.js';
 import { commentInput } from '../records/comments.js';
 import { loadRecordHead } from '../records/records.js';
-import { clientValuesFrom } from './leads.service.js';
+import { alreadyConverted, clientValuesFrom, readOnly } from './leads.service.js';
 import { EDITABLE_STATUSES, LEAD_SORTS, LEAD_SOURCES, convertInput, leadInput, leadListQuery } from './leads.schemas.js';
 import { LEAD_STATUSES } from '../../db/schema/index.js';
 import { z } from 'zod';
@@ -79,7 +79,7 @@ export function leadsRoutes(services: Services): Router {
 
   r.get('/leads/:id/edit', requireUser, async (req, res) => {
     const { lead } = await leads.get(req.actor!, lid(req));
-    if (lead.status === 'converted') throw new ConflictError('leads.readOnly');
+    if (lead.status === 'converted') throw readOnly(lead);
     res.render('leads/form', { ...(await formLocals(req)), lead, values: { ...lead, value: lead.value ?? '' }, errors: {} });
   });
 
@@ -130,7 +130,7 @@ export function leadsRoutes(services: Services): Router {
   // without fields and takes the lead's values. Both go through leads.convert.
   r.get('/leads/:id/convert', requireUser, async (req, res) => {
     const { lead } = await leads.get(req.actor!, lid(req));
-    if (lead.status === 'converted') throw new ConflictError('leads.alreadyConverted', { clientId: lead.clientId });
+    if (lead.status === 'converted') throw alreadyConverted(lead);
     res.render('leads/convert', { lead, values: clientValuesFrom(lead), errors: {} });
   });
   r.post(

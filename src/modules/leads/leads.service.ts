@@ -86,7 +86,7 @@ export function createLeadsService(deps: LeadsDeps) {
         if (!before) throw new NotFoundError();
         const subject = { groupId: before.groupId, ownerId: before.ownerId, createdById: before.createdById };
         authorize(actor, 'record.edit', subject);
-        if (before.status === 'converted') throw new ConflictError('leads.readOnly');
+        if (before.status === 'converted') throw readOnly(before);
         const ownerId = input.ownerId === undefined ? before.ownerId : input.ownerId;
         if (input.groupId !== before.groupId) {
           checkGroup(actor, input.groupId);
@@ -171,7 +171,7 @@ export function createLeadsService(deps: LeadsDeps) {
         const lead = await repo.lockById(tx, id);
         if (!lead) throw new NotFoundError();
         authorize(actor, 'record.edit', lead);
-        if (lead.status === 'converted') throw new ConflictError('leads.alreadyConverted', { clientId: lead.clientId });
+        if (lead.status === 'converted') throw alreadyConverted(lead);
         const values = input ?? clientValuesFrom(lead);
         const client = await clientsRepository.insert(tx, {
           ...values,
@@ -202,5 +202,11 @@ export function clientValuesFrom(lead: Lead): ConvertInput {
     notes: lead.description,
   };
 }
+
+/** 409 for a converted lead, with the way to its client. */
+export const alreadyConverted = (lead: Pick<Lead, 'clientId'>) =>
+  new ConflictError('leads.alreadyConverted').withAction(`/clients/${lead.clientId}`, 'leads.openClient');
+export const readOnly = (lead: Pick<Lead, 'clientId'>) =>
+  new ConflictError('leads.readOnly').withAction(`/clients/${lead.clientId}`, 'leads.openClient');
 
 export type LeadsService = ReturnType<typeof createLeadsService>;

@@ -1,0 +1,299 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestApp, resetDatabase, tokenFor, type Agent, type TestApp } from './helpers/app.js';
+import { GROUPS, USERS, loginActors, restoreFixture, type ActorName } from './helpers/fixture.js';
+
+let t: TestApp;
+let agents: Record<ActorName, Agent>;
+beforeAll(async () => {
+  t = await createTestApp();
+  await resetDatabase(t.services);
+  await restoreFixture(t.services);
+  agents = await loginActors(t.app);
+});
+afterAll(async () => { await t.close(); });
+beforeEach(async () => {
+  await t.services.database.pool.query('truncate leads, clients, comments, files, activities restart identity cascade');
+  await restoreFixture(t.services);
+});
+
+const q = async (sql: string, values: unknown[] = []) => (await t.services.database.pool.query(sql, values)).rows;
+const tokens = new Map<ActorName, string>();
+async function post(actor: ActorName, url: string, body: Record<string, unknown> = {}) {
+  if (!tokens.has(actor)) tokens.set(actor, await tokenFor(agents[actor], '/profile'));
+  return agents[actor].post(url).type('form').send({ _csrf: tokens.get(actor), ...body });
+}
+const leadForm = (over: Record<string, unknown> = {}) => ({ groupId: GROUPS.A.id, lastName: 'Иванов', firstName: 'Пётр', email: '', phone: '', company: '', source: '', status: 'new', value: '', description: '', ...over });
+async function createLead(actor: ActorName, over: Record<string, unknown> = {}) {
+  const res = await post(actor, '/leads', leadForm(over));
+  expect(res.status, res.text.slice(0, 300)).toBe(303);
+  return Number(res.headers.location!.split('/').pop());
+}
+/** Names in the order the list shows them. */
+async function listNames(actor: ActorName, query: string) {
+  const res = await agents[actor].get(`/leads?${query}`);
+  expect(res.status).toBe(200);
+  return [...res.text.matchAll(/href="\/leads\/\d+">([^<]+)</g)].map((m) => m[1]!.trim());
+}
+
+describe('creating and editing leads', () => {
+  it('a member creates a lead in their group; they own it by default and the creation is in the timeline', async () => {
+    const id = await createLead('memberA', { email: 'Petr@Romashka.ru', phone: '+7 (495) 123-45-67', value: '12 500,50', source: 'referral' });
+    const [lead] = await q('select owner_id, created_by_id, email, value from leads where id = $1', [id]);
+    expect(lead).toEqual({ owner_id: USERS.memberA.id, created_by_id: USERS.memberA.id, email: 'petr@romashka.ru', value: '12500.50' });
+    const page = await agents.memberA.get(`/leads/${id}`);
+    expect(page.text).toContain('Иванов Пётр');
+    expect(page.text).toMatch(/Created/);
+  });
+
+  it.each([
+    ['a bad email', { email: 'not-an-email' }, 'e-email', 'Enter a valid email address.'],
+    ['a bad phone', { phone: 'call me' }, 'e-phone', 'Enter a phone number'],
+    ['a negative value', { value: '-5' }, 'e-value', 'The value cannot be negative.'],
+    ['an owner outside the group', { ownerId: USERS.memberB.id }, 'e-ownerId', 'The owner must be a member'],
+    ['no last name', { lastName: '' }, 'e-lastName', 'This field is required.'],
+  ])('%s → 422 beside the field, values kept, nothing written', async (_what, over, field, message) => {
+    const res = await post('memberA', '/leads', leadForm({ company: 'Typed Company', ...over }));
+    expect(res.status).toBe(422);
+    expect(res.text).toContain(`id="${field}"`);
+    expect(res.text).toContain(message);
+    expect(res.text).toContain('value="Typed Company"');
+    expect(await q('select 1 from leads')).toHaveLength(0);
+  });
+
+  it('an edit records each changed field with its old and new value', async () => {
+    const id = await createLead('memberA', { value: '100' });
+    const res = await post('memberA', `/leads/${id}`, leadForm({ status: 'contacted', value: '250', company: 'ООО Ромашка', ownerId: USERS.memberA.id }));
+    expect(res.status).toBe(303);
+    const [activity] = await q("select data from activities where lead_id = $1 and action = 'updated'", [id]);
+    expect(activity.data.changes).toEqual({ status: ['new', 'contacted'], value: ['100.00', '250.00'], company: [null, 'ООО Ромашка'] });
+    const page = await agents.memberA.get(`/leads/${id}`);
+    expect(page.text).toContain('New → Contacted');
+  });
+
+  it('mass assignment of groupId cannot move a lead into a group the actor is not in', async () => {
+    const id = await createLead('managerA');
+    const res = await post('managerA', `/leads/${id}`, leadForm({ groupId: GROUPS.B.id, ownerId: '' }));
+    expect(res.status).toBe(422);
+    expect(res.text).toContain('Choose one of your groups.');
+    expect((await q('select group_id from leads where id = $1', [id]))[0].group_id).toBe(GROUPS.A.id);
+    // Unknown fields in the body are ignored, never written.
+    await post('memberA', `/leads/${id}`, leadForm({ createdById: USERS.memberB.id, deletedAt: '2020-01-01', clientId: 1 }));
+    expect((await q('select created_by_id, deleted_at, client_id from leads where id = $1', [id]))[0]).toEqual({ created_by_id: USERS.managerA.id, deleted_at: null, client_id: null });
+  });
+
+  it('a member cannot reassign the owner; a manager can', async () => {
+    const id = await createLead('memberA');
+    const member = await post('memberA', `/leads/${id}`, leadForm({ ownerId: USERS.subjectA.id }));
+    expect(member.status).toBe(422);
+    expect(member.text).toContain('Only a manager can change the owner.');
+    const manager = await post('managerA', `/leads/${id}`, leadForm({ ownerId: USERS.subjectA.id }));
+    expect(manager.status).toBe(303);
+    const [a] = await q("select data from activities where lead_id = $1 and action = 'updated'", [id]);
+    expect(a.data.changes.ownerId).toEqual(['memberA', 'subjectA']);
+  });
+});
+
+describe('access', () => {
+  it("another group's lead is 404 everywhere, and never in the list", async () => {
+    const id = await createLead('memberA', { lastName: 'Секретов' });
+    for (const url of [`/leads/${id}`, `/leads/${id}/edit`, `/leads/${id}/convert`]) expect((await agents.memberB.get(url)).status).toBe(404);
+    expect((await post('memberB', `/leads/${id}`, leadForm())).status).toBe(404);
+    expect((await post('memberB', `/leads/${id}/comments`, { body: 'hi' })).status).toBe(404);
+    expect((await post('memberB', `/leads/${id}/convert`)).status).toBe(404);
+    expect(await listNames('memberB', '')).toEqual([]);
+    expect(await listNames('admin', '')).toEqual(['Секретов Пётр']);
+  });
+
+  it('in an "own records" group, members see only what they own or created; managers see everything', async () => {
+    await createLead('memberA', { lastName: 'Мой' });
+    await createLead('managerA', { lastName: 'Чужой' });
+    await q("update groups set visibility = 'own' where id = $1", [GROUPS.A.id]);
+    expect(await listNames('memberA', 'sort=name&dir=asc')).toEqual(['Мой Пётр']);
+    expect(await listNames('managerA', 'sort=name&dir=asc')).toEqual(['Мой Пётр', 'Чужой Пётр']);
+    const [other] = await q("select id from leads where last_name = 'Чужой'");
+    expect((await agents.memberA.get(`/leads/${other.id}`)).status).toBe(404);
+  });
+
+  it('members cannot delete; managers move leads to the trash, restore them, or delete them for good', async () => {
+    const id = await createLead('memberA', { lastName: 'Удаляемый' });
+    expect((await post('memberA', `/leads/${id}/delete`)).status).toBe(403);
+    expect((await post('managerA', `/leads/${id}/delete`)).status).toBe(303);
+    expect(await listNames('managerA', '')).toEqual([]);
+    expect((await agents.managerA.get(`/leads/${id}`)).status).toBe(404);
+    expect((await agents.managerA.get('/leads/trash')).text).toContain('Удаляемый');
+    expect((await agents.memberA.get('/leads/trash')).status).toBe(403);
+    expect((await post('managerA', `/leads/${id}/restore`)).status).toBe(303);
+    expect(await listNames('managerA', '')).toEqual(['Удаляемый Пётр']);
+    await post('managerA', `/leads/${id}/delete`);
+    expect((await post('memberB', `/leads/${id}/purge`)).status).toBe(404);
+    expect((await post('managerA', `/leads/${id}/purge`)).status).toBe(303);
+    expect(await q('select 1 from leads where id = $1', [id])).toHaveLength(0);
+  });
+});
+
+describe('the list', () => {
+  beforeEach(async () => {
+    await createLead('memberA', { lastName: 'Иванов', firstName: 'Иван', company: 'ООО Ромашка', value: '500', status: 'new', source: 'website' });
+    await createLead('memberA', { lastName: 'Smith', firstName: 'Anna', email: 'anna@acme.io', value: '1500', status: 'contacted', source: 'referral' });
+    await createLead('managerA', { lastName: 'Петрова', firstName: 'Ольга', phone: '+7 916 555-12-34', value: '', status: 'lost' });
+    await createLead('managerA', { lastName: 'Brown', firstName: 'Bob', company: 'Ёлки-Палки', value: '50', status: 'qualified', ownerId: '' });
+  });
+
+  it('searches name, email, phone and company case-insensitively, in Cyrillic and Latin', async () => {
+    expect(await listNames('memberA', 'q=ИВАН')).toEqual(['Иванов Иван']);
+    expect(await listNames('memberA', 'q=ромаш')).toEqual(['Иванов Иван']);
+    expect(await listNames('memberA', 'q=ACME')).toEqual(['Smith Anna']);
+    expect(await listNames('memberA', 'q=555-12')).toEqual(['Петрова Ольга']);
+    expect(await listNames('memberA', 'q=ёлки')).toEqual(['Brown Bob']);
+    expect(await listNames('memberA', 'q=%25')).toEqual([]);
+  });
+
+  it('filters by status (several), owner (me, unassigned), source, value range and created dates', async () => {
+    expect(await listNames('memberA', 'status=new&status=lost&sort=name&dir=asc')).toEqual(['Иванов Иван', 'Петрова Ольга']);
+    expect(await listNames('memberA', 'owner=me&sort=name&dir=asc')).toEqual(['Smith Anna', 'Иванов Иван']);
+    expect(await listNames('memberA', 'owner=none')).toEqual(['Brown Bob']);
+    expect(await listNames('memberA', `owner=${USERS.managerA.id}`)).toEqual(['Петрова Ольга']);
+    expect(await listNames('memberA', 'source=referral')).toEqual(['Smith Anna']);
+    expect(await listNames('memberA', 'valueMin=100&valueMax=1 000&sort=value')).toEqual(['Иванов Иван']);
+    await q("update leads set created_at = '2026-01-15T10:00:00Z' where last_name = 'Smith'");
+    expect(await listNames('memberA', 'createdFrom=2026-01-01&createdTo=2026-01-31')).toEqual(['Smith Anna']);
+  });
+
+  it('sorts by an allow-listed column either way; anything else falls back to the default order', async () => {
+    expect(await listNames('memberA', 'sort=value&dir=desc')).toEqual(['Smith Anna', 'Иванов Иван', 'Brown Bob', 'Петрова Ольга']);
+    expect(await listNames('memberA', 'sort=value&dir=asc')).toEqual(['Brown Bob', 'Иванов Иван', 'Smith Anna', 'Петрова Ольга']);
+    const evil = await agents.memberA.get('/leads?sort=value;drop table leads&dir=sideways');
+    expect(evil.status).toBe(200);
+    expect(await listNames('memberA', 'sort=(select 1)')).toEqual(await listNames('memberA', ''));
+    expect(await q('select count(*)::int as n from leads')).toEqual([{ n: 4 }]);
+  });
+
+  it('paginates with the total shown and every filter kept in the links', async () => {
+    for (let i = 0; i < 30; i++) await q(`insert into leads (group_id, last_name, status, created_by_id) values ($1, $2, 'new', $3)`, [GROUPS.A.id, `Bulk${String(i).padStart(2, '0')}`, USERS.memberA.id]);
+    const res = await agents.memberA.get('/leads?status=new&sort=name&dir=asc');
+    expect(res.text).toContain('31 leads');
+    expect(res.text).toContain('href="/leads?status=new&amp;sort=name&amp;dir=asc&amp;page=2"');
+    const second = await listNames('memberA', 'status=new&sort=name&dir=asc&page=2');
+    expect(second).toHaveLength(6);
+    // htmx gets the results fragment only.
+    const fragment = await agents.memberA.get('/leads?status=new').set('HX-Request', 'true').set('HX-Target', 'lead-results');
+    expect(fragment.text).not.toContain('<html');
+    expect(fragment.text).toContain('31 leads');
+  });
+
+  it('hides converted leads unless asked for', async () => {
+    const [lead] = await q("select id from leads where last_name = 'Smith'");
+    await post('memberA', `/leads/${lead.id}/convert`);
+    expect(await listNames('memberA', 'q=smith')).toEqual([]);
+    expect(await listNames('memberA', 'q=smith&converted=1')).toEqual(['Smith Anna']);
+    expect(await listNames('memberA', 'status=converted')).toEqual(['Smith Anna']);
+  });
+});
+
+describe('comments', () => {
+  it('renders markup and javascript: links inert, makes http links clickable, keeps line breaks', async () => {
+    const id = await createLead('memberA');
+    const body = 'Line one <script>alert(1)</script>\n<img src=x onerror=alert(2)> javascript:alert(3) https://example.com/a?b=1&c=2.';
+    expect((await post('memberA', `/leads/${id}/comments`, { body })).status).toBe(303);
+    const page = await agents.memberA.get(`/leads/${id}`);
+    expect(page.text).not.toContain('<script>alert(1)');
+    expect(page.text).not.toContain('<img src=x');
+    expect(page.text).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page.text).not.toMatch(/href="javascript:/i);
+    expect(page.text).toContain('<a href="https://example.com/a?b=1&amp;c=2" class="btn-link break-all" rel="noopener noreferrer nofollow" target="_blank">');
+    expect(page.text).toContain('whitespace-pre-line');
+  });
+
+  it('a comment over 10,000 characters is refused with the text kept', async () => {
+    const id = await createLead('memberA');
+    const res = await post('memberA', `/leads/${id}/comments`, { body: `Начало ${'я'.repeat(10_000)}` });
+    expect(res.status).toBe(422);
+    expect(res.text).toContain('at most 10,000 characters');
+    expect(res.text).toContain('Начало ');
+    expect(await q('select 1 from comments')).toHaveLength(0);
+  });
+
+  it('the author edits (marked "edited"), another member may not, a manager may delete', async () => {
+    const id = await createLead('memberA');
+    await post('memberA', `/leads/${id}/comments`, { body: 'first version' });
+    const [c] = await q('select id from comments');
+    expect((await post('managerA', `/comments/${c.id}`, { body: 'manager edit' })).status).toBe(303);
+    expect((await post('memberA', `/comments/${c.id}`, { body: 'second version' })).status).toBe(303);
+    const page = await agents.memberA.get(`/leads/${id}`);
+    expect(page.text).toContain('second version');
+    expect(page.text).toContain('edited');
+    expect((await post('memberB', `/comments/${c.id}/delete`)).status).toBe(404);
+    expect((await post('managerA', `/comments/${c.id}/delete`)).status).toBe(303);
+    expect(await q('select 1 from comments')).toHaveLength(0);
+  });
+
+  it("a member cannot edit another member's comment (403)", async () => {
+    const id = await createLead('managerA');
+    await post('managerA', `/leads/${id}/comments`, { body: 'by the manager' });
+    const [c] = await q('select id from comments');
+    expect((await post('memberA', `/comments/${c.id}`, { body: 'hijack' })).status).toBe(403);
+    expect((await post('memberA', `/comments/${c.id}/delete`)).status).toBe(403);
+    expect((await q('select body from comments'))[0].body).toBe('by the manager');
+  });
+});
+
+describe('conversion', () => {
+  it('creates one client in the same group with every comment and activity of the lead; the lead becomes read-only', async () => {
+    const id = await createLead('memberA', { company: 'ООО Ромашка', email: 'petr@romashka.ru', description: 'Хочет 10 лицензий' });
+    await post('memberA', `/leads/${id}/comments`, { body: 'Позвонил, ждёт КП' });
+    await post('memberA', `/leads/${id}`, leadForm({ status: 'qualified', company: 'ООО Ромашка', email: 'petr@romashka.ru', description: 'Хочет 10 лицензий', ownerId: USERS.memberA.id }));
+    const before = await q('select count(*)::int as n from activities where lead_id = $1', [id]);
+
+    const res = await post('memberA', `/leads/${id}/convert`);
+    expect(res.status).toBe(303);
+    const clientId = Number(res.headers.location!.split('/').pop());
+    const [client] = await q('select group_id, name, company, email, lead_id, owner_id, notes from clients where id = $1', [clientId]);
+    expect(client).toEqual({ group_id: GROUPS.A.id, name: 'Пётр Иванов', company: 'ООО Ромашка', email: 'petr@romashka.ru', lead_id: id, owner_id: USERS.memberA.id, notes: 'Хочет 10 лицензий' });
+    expect(await q('select status, client_id from leads where id = $1', [id])).toEqual([{ status: 'converted', client_id: clientId }]);
+    // Attached, not copied: one comment row, shown on both.
+    expect(await q('select count(*)::int as n, count(client_id)::int as on_client from comments')).toEqual([{ n: 1, on_client: 1 }]);
+    expect((await q('select count(*)::int as n from activities where client_id = $1', [clientId]))[0].n).toBe(before[0].n + 1);
+
+    const clientPage = await agents.memberA.get(`/clients/${clientId}`);
+    expect(clientPage.text).toContain('Позвонил, ждёт КП');
+    expect(clientPage.text).toContain('Converted into the client Пётр Иванов');
+    expect(clientPage.text).toContain('New → Qualified');
+
+    // Read-only: no edits, no comments; the page links to the client.
+    expect((await post('memberA', `/leads/${id}`, leadForm())).status).toBe(409);
+    expect((await post('memberA', `/leads/${id}/comments`, { body: 'late' })).status).toBe(409);
+    const leadPage = await agents.memberA.get(`/leads/${id}`);
+    expect(leadPage.text).toContain(`href="/clients/${clientId}"`);
+  });
+
+  it('converting again answers 409 with a link to the client; two concurrent conversions give one client', async () => {
+    const id = await createLead('memberA');
+    const results = await Promise.all([post('memberA', `/leads/${id}/convert`), post('managerA', `/leads/${id}/convert`), post('admin', `/leads/${id}/convert`)]);
+    expect(results.map((r) => r.status).sort()).toEqual([303, 409, 409]);
+    expect(await q('select count(*)::int as n from clients')).toEqual([{ n: 1 }]);
+    const again = await post('memberA', `/leads/${id}/convert`);
+    expect(again.status).toBe(409);
+    expect(again.text).toContain('already been converted');
+    const [client] = await q('select id from clients');
+    expect(again.text).toContain(`href="/clients/${client.id}"`);
+  });
+
+  it('the "create client from this lead" form is prefilled, editable, and validated', async () => {
+    const id = await createLead('memberA', { company: 'ООО Ромашка' });
+    const form = await agents.memberA.get(`/leads/${id}/convert`);
+    expect(form.text).toContain('value="Пётр Иванов"');
+    const bad = await post('memberA', `/leads/${id}/convert`, { name: 'Ромашка', email: 'nope', address: 'Москва' });
+    expect(bad.status).toBe(422);
+    expect(bad.text).toContain('Москва');
+    expect(await q('select 1 from clients')).toHaveLength(0);
+    const ok = await post('memberA', `/leads/${id}/convert`, { name: 'ООО «Ромашка»', email: 'info@romashka.ru', address: 'Москва', website: 'https://romashka.ru' });
+    expect(ok.status).toBe(303);
+    expect((await q('select name, website from clients'))[0]).toEqual({ name: 'ООО «Ромашка»', website: 'https://romashka.ru' });
+  });
+
+  it("converting another group's lead is 404", async () => {
+    const id = await createLead('memberA');
+    expect((await post('memberB', `/leads/${id}/convert`)).status).toBe(404);
+    expect(await q('select 1 from clients')).toHaveLength(0);
+  });
+});
