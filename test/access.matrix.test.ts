@@ -59,7 +59,15 @@ const CLASSIFICATION: Classification = {
   'POST /leads/:id/convert': { kind: 'record', entity: 'lead', act: 'member' },
   'POST /leads/:id/comments': { kind: 'record', entity: 'lead', act: 'member' },
   'POST /leads/:id/files': { kind: 'record', entity: 'lead', act: 'member' },
+  'GET /clients': { kind: 'user' },
+  'GET /clients/new': { kind: 'member' },
+  'POST /clients': { kind: 'user' },
+  'GET /clients/trash': { kind: 'manager' },
   'GET /clients/:id': { kind: 'record', entity: 'client', act: 'member' },
+  'GET /clients/:id/edit': { kind: 'record', entity: 'client', act: 'member' },
+  'POST /clients/:id': { kind: 'record', entity: 'client', act: 'member' },
+  'POST /clients/:id/delete': { kind: 'record', entity: 'client', act: 'manager' },
+  'POST /clients/:id/restore': { kind: 'record', entity: 'trashedClient', act: 'manager' },
   'POST /clients/:id/comments': { kind: 'record', entity: 'client', act: 'member' },
   'POST /clients/:id/files': { kind: 'record', entity: 'client', act: 'member' },
   'GET /comments/:id/edit': { kind: 'record', entity: 'comment', act: 'author' },
@@ -97,7 +105,7 @@ describe('authorization matrix', () => {
     // Printed for the closing note: routes × actors × subjects actually sent.
     console.info(`authorization matrix: ${routes} routes × ${ACTORS.length} actors × up to 2 subjects = ${result.cases} requests`);
     expect(result.cases).toBeGreaterThan(routes * ACTORS.length);
-  });
+  }, 120_000);
 
   it('fails loudly for a route registered without a guard and without a policy check', async () => {
     const leaky = await createTestApp({}, {

@@ -12,8 +12,9 @@ beforeAll(async () => {
 });
 afterAll(async () => { await t.close(); });
 beforeEach(async () => {
-  await t.services.database.pool.query('truncate leads, clients, comments, files, activities restart identity cascade');
+  // The access fixture's own records are not wanted here: every test makes the leads it needs.
   await restoreFixture(t.services);
+  await t.services.database.pool.query('truncate leads, clients, comments, files, activities restart identity cascade');
 });
 
 const q = async (sql: string, values: unknown[] = []) => (await t.services.database.pool.query(sql, values)).rows;

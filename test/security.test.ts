@@ -122,6 +122,17 @@ describe('production', () => {
   });
 });
 
+describe('caching', () => {
+  it('signed-in pages are never stored; fragments and pages are kept apart by Vary', async () => {
+    await resetDatabase(t.services);
+    const agent = request.agent(t.app);
+    await register(agent, { email: 'cache@example.com' });
+    const res = await agent.get('/dashboard');
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers.vary).toMatch(/HX-Request/i);
+  });
+});
+
 describe('no group yet', () => {
   it('a user in no group sees a page telling them to ask an admin', async () => {
     await resetDatabase(t.services);

@@ -96,6 +96,10 @@ export function viewLocals(env: Env): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const t = translator(req.locale);
     const f = formatters(req.locale);
+    // One URL may answer a whole page or an htmx fragment; caches must keep them apart. Signed-in pages are
+    // not stored at all, so Back after logging out shows nothing private.
+    res.vary('HX-Request');
+    if (req.user) res.set('Cache-Control', 'no-store');
     res.locals.t = t;
     res.locals.fmt = f;
     res.locals.locale = req.locale;

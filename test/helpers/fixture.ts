@@ -36,6 +36,7 @@ export const RECORDS = {
   lead: { A: 1, B: 2 },
   trashedLead: { A: 3, B: 4 },
   client: { A: 1, B: 2 },
+  trashedClient: { A: 3, B: 4 },
   comment: { A: 1, B: 2 },
   file: { A: 1, B: 2 },
 } as const;
@@ -90,6 +91,7 @@ async function restoreRecords(services: Services) {
     await q(`insert into leads (id, group_id, owner_id, created_by_id, last_name, company) overriding system value values ($1, $2, $3, $3, $4, 'Fixture')`, [RECORDS.lead[s], g, u, `Lead ${s}`]);
     await q(`insert into leads (id, group_id, owner_id, created_by_id, last_name, deleted_at) overriding system value values ($1, $2, $3, $3, $4, now())`, [RECORDS.trashedLead[s], g, u, `Trashed ${s}`]);
     await q(`insert into clients (id, group_id, owner_id, created_by_id, name) overriding system value values ($1, $2, $3, $3, $4)`, [RECORDS.client[s], g, u, `Client ${s}`]);
+    await q(`insert into clients (id, group_id, owner_id, created_by_id, name, deleted_at) overriding system value values ($1, $2, $3, $3, $4, now())`, [RECORDS.trashedClient[s], g, u, `Trashed client ${s}`]);
     await q(`insert into comments (id, group_id, lead_id, author_id, body) overriding system value values ($1, $2, $3, $4, 'fixture comment')`, [RECORDS.comment[s], g, RECORDS.lead[s], u]);
     await q(
       `insert into files (id, group_id, lead_id, uploader_id, original_name, storage_name, mime_type, size) overriding system value values ($1, $2, $3, $4, 'fixture.txt', $5, 'text/plain', 5)`,

@@ -2,3 +2,4 @@ export * from './users.js';
 export * from './groups.js';
 export * from './sessions.js';
 export * from './records.js';
+export * from './exports.js';

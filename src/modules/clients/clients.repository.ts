@@ -1,8 +1,11 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, asc, desc, eq, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client.js';
 import { clients, groups, users } from '../../db/schema/index.js';
+import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
+import { dateRange, searchCondition } from '../records/list.js';
+import type { ClientFilters, ClientListQuery } from './clients.schemas.js';
 
 export type Client = typeof clients.$inferSelect;
 export type NewClient = typeof clients.$inferInsert;
@@ -13,10 +16,98 @@ const owner = alias(users, 'owner');
 export const clientScope = (actor: Actor) =>
   and(groupScope(actor, { groupId: clients.groupId, ownerId: clients.ownerId, createdById: clients.createdById }), isNull(clients.deletedAt))!;
 
+export function clientWhere(actor: Actor, f: ClientFilters): SQL {
+  const where: (SQL | undefined)[] = [clientScope(actor)];
+  if (f.group) where.push(eq(clients.groupId, f.group));
+  if (f.status) where.push(eq(clients.status, f.status));
+  if (f.owner === 'me') where.push(eq(clients.ownerId, actor.id));
+  else if (f.owner === 'none') where.push(isNull(clients.ownerId));
+  else if (typeof f.owner === 'number') where.push(eq(clients.ownerId, f.owner));
+  if (f.fromLead === 'yes') where.push(isNotNull(clients.leadId));
+  if (f.fromLead === 'no') where.push(isNull(clients.leadId));
+  where.push(...dateRange(clients.createdAt, f.createdFrom, f.createdTo));
+  if (f.q) where.push(searchCondition(clients.search, f.q));
+  return and(...where)!;
+}
+
+// Sorting is an allow-list mapped to columns: a query string can never put text into ORDER BY.
+const SORTS = {
+  created: sql`${clients.createdAt}`,
+  updated: sql`${clients.updatedAt}`,
+  name: sql`lower(${clients.name})`,
+  company: sql`lower(${clients.company})`,
+  status: sql`${clients.status}`,
+  owner: sql`lower(${owner.name})`,
+} as const;
+
+/** ORDER BY of the list and of the export: the same order, ties broken by id. */
+export function clientOrder(f: Pick<ClientFilters, 'sort' | 'dir'>): SQL[] {
+  const dir = f.dir === 'asc' ? asc : desc;
+  return [sql`${SORTS[f.sort]} ${sql.raw(f.dir)} nulls last`, dir(clients.id)];
+}
+
+/** Every column the export has, in the list's order and scope (the export streams this query). */
+export function clientExportQuery(db: DbOrTx, actor: Actor, f: ClientFilters) {
+  return db
+    .select({
+      id: clients.id,
+      name: clients.name,
+      company: clients.company,
+      email: clients.email,
+      phone: clients.phone,
+      address: clients.address,
+      website: clients.website,
+      status: clients.status,
+      notes: clients.notes,
+      group: groups.name,
+      ownerName: owner.name,
+      ownerEmail: owner.email,
+      createdAt: clients.createdAt,
+      updatedAt: clients.updatedAt,
+      leadId: clients.leadId,
+    })
+    .from(clients)
+    .innerJoin(groups, eq(groups.id, clients.groupId))
+    .leftJoin(owner, eq(owner.id, clients.ownerId))
+    .where(clientWhere(actor, f))
+    .orderBy(...clientOrder(f));
+}
+
 export const clientsRepository = {
+  async list(db: DbOrTx, actor: Actor, q: ClientListQuery) {
+    const where = clientWhere(actor, q);
+    const [items, [count]] = await Promise.all([
+      db
+        .select({
+          id: clients.id, name: clients.name, company: clients.company, email: clients.email, phone: clients.phone, status: clients.status,
+          createdAt: clients.createdAt, groupName: groups.name, ownerName: owner.name, leadId: clients.leadId,
+        })
+        .from(clients)
+        .innerJoin(groups, eq(groups.id, clients.groupId))
+        .leftJoin(owner, eq(owner.id, clients.ownerId))
+        .where(where)
+        .orderBy(...clientOrder(q))
+        .limit(q.perPage)
+        .offset(offsetOf(q)),
+      db.select({ n: sql<number>`count(*)::int` }).from(clients).where(where),
+    ]);
+    return { items, total: count?.n ?? 0 };
+  },
+  async count(db: DbOrTx, actor: Actor, f: ClientFilters) {
+    const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(clients).where(clientWhere(actor, f));
+    return row?.n ?? 0;
+  },
   async insert(db: DbOrTx, values: NewClient) {
     const [row] = await db.insert(clients).values(values).returning();
     return row!;
+  },
+  async update(db: DbOrTx, id: number, values: Partial<NewClient>) {
+    const [row] = await db.update(clients).set(values).where(eq(clients.id, id)).returning();
+    return row!;
+  },
+  async lockById(db: DbOrTx, id: number) {
+    const [row] = await db.select().from(clients).where(and(eq(clients.id, id), isNull(clients.deletedAt))).for('update');
+    return row;
   },
   async findVisible(db: DbOrTx, actor: Actor, id: number) {
     const [row] = await db

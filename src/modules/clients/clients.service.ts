@@ -1,15 +1,106 @@
-import type { Database } from '../../db/client.js';
-import { NotFoundError } from '../../web/errors.js';
-import { can, type Actor } from '../access/policy.js';
-import { clientsRepository as repo } from './clients.repository.js';
+import { eq } from 'drizzle-orm';
+import type { Database, Tx } from '../../db/client.js';
+import { groups, users } from '../../db/schema/index.js';
+import { NotFoundError, ValidationError } from '../../web/errors.js';
+import { authorize, can, canSee, type Actor } from '../access/policy.js';
+import { activityRepository, diff } from '../records/activity.repository.js';
+import { leadsRepository } from '../leads/leads.repository.js';
+import { clientsRepository as repo, type Client } from './clients.repository.js';
+import type { ClientInput, ClientListQuery } from './clients.schemas.js';
+import { and, desc, gte, inArray, isNotNull } from 'drizzle-orm';
+import { clients } from '../../db/schema/index.js';
+import { TRASH_DAYS } from '../leads/leads.service.js';
+
+const TRACKED: (keyof Client)[] = ['name', 'company', 'email', 'phone', 'address', 'website', 'status', 'notes', 'ownerId', 'groupId'];
 
 export function createClientsService(deps: { database: Database }) {
   const { db } = deps.database;
+
+  async function nameOf(tx: Tx, table: typeof users | typeof groups, id: number | null) {
+    if (!id) return null;
+    const [row] = await tx.select({ name: table.name }).from(table).where(eq(table.id, id));
+    return row?.name ?? null;
+  }
+  async function checkOwner(tx: Tx, groupId: number, ownerId: number | null | undefined) {
+    if (ownerId && !(await leadsRepository.isMember(tx, groupId, ownerId))) throw new ValidationError({ ownerId: { key: 'leads.ownerNotMember' } });
+  }
+  function checkGroup(actor: Actor, groupId: number) {
+    if (!can(actor, 'record.create', { groupId })) throw new ValidationError({ groupId: { key: 'leads.groupNotYours' } });
+  }
+
   return {
+    list: (actor: Actor, q: ClientListQuery) => repo.list(db, actor, q),
+
     async get(actor: Actor, id: number) {
       const row = await repo.findVisible(db, actor, id);
       if (!row) throw new NotFoundError();
-      return { ...row, can: { delete: can(actor, 'record.delete', row.client) } };
+      return { ...row, can: { delete: can(actor, 'record.delete', row.client), export: actor.isAdmin || actor.memberships.some((m) => m.role === 'manager') } };
+    },
+
+    async create(actor: Actor, input: ClientInput): Promise<Client> {
+      checkGroup(actor, input.groupId);
+      return db.transaction(async (tx) => {
+        const ownerId = input.ownerId === undefined ? actor.id : input.ownerId;
+        await checkOwner(tx, input.groupId, ownerId);
+        const client = await repo.insert(tx, { ...input, ownerId, createdById: actor.id });
+        await activityRepository.add(tx, { groupId: client.groupId, clientId: client.id, actorId: actor.id, action: 'created' });
+        return client;
+      });
+    },
+
+    /** The same rules as a lead's edit: moving groups and changing the owner need the right to reassign. */
+    async update(actor: Actor, id: number, input: ClientInput): Promise<Client> {
+      return db.transaction(async (tx) => {
+        const before = await repo.lockById(tx, id);
+        if (!before) throw new NotFoundError();
+        authorize(actor, 'record.edit', before);
+        const ownerId = input.ownerId === undefined ? before.ownerId : input.ownerId;
+        if (input.groupId !== before.groupId) {
+          checkGroup(actor, input.groupId);
+          if (!can(actor, 'record.reassign', before)) throw new ValidationError({ groupId: { key: 'leads.cannotMove' } });
+        }
+        if (ownerId !== before.ownerId && !can(actor, 'record.reassign', before)) throw new ValidationError({ ownerId: { key: 'leads.cannotReassign' } });
+        await checkOwner(tx, input.groupId, ownerId);
+        const after = await repo.update(tx, id, { ...input, ownerId });
+        const changes = diff(before, after, TRACKED);
+        if (Object.keys(changes).length) {
+          if (changes.ownerId) changes.ownerId = [await nameOf(tx, users, before.ownerId), await nameOf(tx, users, after.ownerId)];
+          if (changes.groupId) changes.groupId = [await nameOf(tx, groups, before.groupId), await nameOf(tx, groups, after.groupId)];
+          await activityRepository.add(tx, { groupId: after.groupId, clientId: id, actorId: actor.id, action: 'updated', data: { changes } });
+        }
+        return after;
+      });
+    },
+
+    async trash(actor: Actor, id: number) {
+      await db.transaction(async (tx) => {
+        const client = await repo.lockById(tx, id);
+        if (!client) throw new NotFoundError();
+        authorize(actor, 'record.delete', client);
+        await repo.update(tx, id, { deletedAt: new Date(), deletedById: actor.id });
+        await activityRepository.add(tx, { groupId: client.groupId, clientId: id, actorId: actor.id, action: 'deleted' });
+      });
+    },
+
+    trashList(actor: Actor) {
+      const managed = actor.isAdmin ? undefined : actor.memberships.filter((m) => m.role === 'manager').map((m) => m.groupId);
+      return db
+        .select({ id: clients.id, name: clients.name, company: clients.company, groupName: groups.name, deletedAt: clients.deletedAt })
+        .from(clients)
+        .innerJoin(groups, eq(groups.id, clients.groupId))
+        .where(and(managed ? inArray(clients.groupId, managed.length ? managed : [0]) : undefined, isNotNull(clients.deletedAt), gte(clients.deletedAt, new Date(Date.now() - TRASH_DAYS * 86_400_000))))
+        .orderBy(desc(clients.deletedAt))
+        .limit(200);
+    },
+
+    async restore(actor: Actor, id: number) {
+      await db.transaction(async (tx) => {
+        const [client] = await tx.select().from(clients).where(and(eq(clients.id, id), isNotNull(clients.deletedAt))).for('update');
+        if (!client || !canSee(actor, client)) throw new NotFoundError();
+        authorize(actor, 'record.delete', client);
+        await repo.update(tx, id, { deletedAt: null, deletedById: null });
+        await activityRepository.add(tx, { groupId: client.groupId, clientId: id, actorId: actor.id, action: 'restored' });
+      });
     },
   };
 }
