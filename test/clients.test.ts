@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestApp, resetDatabase, tokenFor, type Agent, type TestApp } from './helpers/app.js';
+import { GROUPS, USERS, loginActors, restoreFixture, type ActorName } from './helpers/fixture.js';
+
+let t: TestApp;
+let agents: Record<ActorName, Agent>;
+beforeAll(async () => {
+  t = await createTestApp();
+  await resetDatabase(t.services);
+  await restoreFixture(t.services);
+  agents = await loginActors(t.app);
+});
+afterAll(async () => { await t.close(); });
+beforeEach(async () => {
+  await restoreFixture(t.services);
+  await t.services.database.pool.query('truncate leads, clients, comments, files, activities restart identity cascade');
+});
+
+const q = async (sql: string, values: unknown[] = []) => (await t.services.database.pool.query(sql, values)).rows;
+const tokens = new Map<ActorName, string>();
+async function post(actor: ActorName, url: string, body: Record<string, unknown> = {}) {
+  if (!tokens.has(actor)) tokens.set(actor, await tokenFor(agents[actor], '/profile'));
+  return agents[actor].post(url).type('form').send({ _csrf: tokens.get(actor), ...body });
+}
+const clientForm = (over: Record<string, unknown> = {}) => ({ groupId: GROUPS.A.id, name: 'ООО Ромашка', company: '', email: '', phone: '', website: '', address: '', notes: '', status: 'active', ...over });
+async function listNames(actor: ActorName, query: string) {
+  const res = await agents[actor].get(`/clients?${query}`);
+  expect(res.status).toBe(200);
+  return [...res.text.matchAll(/href="\/clients\/\d+">([^<]+)</g)].map((m) => m[1]!.trim());
+}
+
+describe('clients', () => {
+  it('creates a client directly; bad email, phone or website → 422 with the values kept', async () => {
+    const bad = await post('memberA', '/clients', clientForm({ email: 'x@', phone: 'abc', website: 'javascript:alert(1)', address: 'Москва, Тверская 1' }));
+    expect(bad.status).toBe(422);
+    expect(bad.text).toContain('id="e-email"');
+    expect(bad.text).toContain('id="e-phone"');
+    expect(bad.text).toContain('id="e-website"');
+    expect(bad.text).toContain('Москва, Тверская 1');
+    expect(await q('select 1 from clients')).toHaveLength(0);
+    const ok = await post('memberA', '/clients', clientForm({ email: 'Info@Romashka.ru', website: 'https://romashka.ru' }));
+    expect(ok.status).toBe(303);
+    expect((await q('select name, email, owner_id, lead_id from clients'))[0]).toEqual({ name: 'ООО Ромашка', email: 'info@romashka.ru', owner_id: USERS.memberA.id, lead_id: null });
+  });
+
+  it('edits record the old and new values; a client of another group is 404', async () => {
+    await post('memberA', '/clients', clientForm());
+    const [c] = await q('select id from clients');
+    expect((await post('memberA', `/clients/${c.id}`, clientForm({ status: 'inactive', ownerId: USERS.memberA.id }))).status).toBe(303);
+    const [a] = await q("select data from activities where client_id = $1 and action = 'updated'", [c.id]);
+    expect(a.data.changes).toEqual({ status: ['active', 'inactive'] });
+    expect((await agents.memberB.get(`/clients/${c.id}`)).status).toBe(404);
+    expect((await post('memberB', `/clients/${c.id}`, clientForm({ groupId: GROUPS.B.id }))).status).toBe(404);
+  });
+
+  it('lists with search, status, "came from a lead" and sorting; only the actor\'s groups', async () => {
+    await post('memberA', '/clients', clientForm({ name: 'Альфа', status: 'active' }));
+    await post('memberA', '/clients', clientForm({ name: 'Бета', status: 'inactive', email: 'beta@example.com' }));
+    await post('memberB', '/clients', clientForm({ groupId: GROUPS.B.id, name: 'Чужой' }));
+    const lead = await post('memberA', '/leads', { groupId: GROUPS.A.id, lastName: 'Гамма', status: 'new' });
+    await post('memberA', `${lead.headers.location}/convert`);
+
+    expect(await listNames('memberA', 'sort=name&dir=asc')).toEqual(['Альфа', 'Бета', 'Гамма']);
+    expect(await listNames('memberA', 'status=inactive')).toEqual(['Бета']);
+    expect(await listNames('memberA', 'q=BETA@')).toEqual(['Бета']);
+    expect(await listNames('memberA', 'fromLead=yes')).toEqual(['Гамма']);
+    expect(await listNames('memberA', 'fromLead=no&sort=name&dir=desc')).toEqual(['Бета', 'Альфа']);
+    expect(await listNames('memberB', '')).toEqual(['Чужой']);
+    expect(await listNames('admin', 'sort=name&dir=asc')).toEqual(['Альфа', 'Бета', 'Гамма', 'Чужой']);
+  });
+
+  it('shows the export form to managers only', async () => {
+    await post('memberA', '/clients', clientForm());
+    expect((await agents.managerA.get('/clients')).text).toContain('data-testid="export-form"');
+    expect((await agents.memberA.get('/clients')).text).not.toContain('data-testid="export-form"');
+  });
+
+  it('managers move clients to the trash and restore them; members cannot', async () => {
+    await post('memberA', '/clients', clientForm({ name: 'Удаляемый' }));
+    const [c] = await q('select id from clients');
+    expect((await post('memberA', `/clients/${c.id}/delete`)).status).toBe(403);
+    expect((await post('managerA', `/clients/${c.id}/delete`)).status).toBe(303);
+    expect(await listNames('managerA', '')).toEqual([]);
+    expect((await agents.managerA.get('/clients/trash')).text).toContain('Удаляемый');
+    expect((await post('managerA', `/clients/${c.id}/restore`)).status).toBe(303);
+    expect(await listNames('managerA', '')).toEqual(['Удаляемый']);
+  });
+});
