@@ -39,7 +39,8 @@ export function createApp(services: Services, opts: { extraRoutes?: (app: Expres
         return id;
       },
       serializers: {
-        req: (req) => ({ id: req.id, method: req.method, url: req.url }),
+        // Plain-form uploads carry the CSRF token in the query string: never write it to the log.
+        req: (req) => ({ id: req.id, method: req.method, url: req.url?.replace(/([?&]_csrf=)[^&]*/, '$1[redacted]') }),
         res: (res) => ({ statusCode: res.statusCode }),
       },
       // 4xx are the user's business and logged at info; 5xx are already logged with the error by the handler.

@@ -10,14 +10,13 @@ import { createUsersService, type UsersService } from './modules/users/users.ser
 import { sessionCookieName } from './web/session.js';
 import { createAdminService, type AdminService } from './modules/admin/admin.service.js';
 import { createGroupsService, type GroupsService } from './modules/groups/groups.service.js';
-import type { GroupDataKind } from './modules/groups/group-data.js';
+import { recordGroupDataKinds } from './modules/records/group-data-kinds.js';
 import { createFilesService, type FilesService } from './modules/files/files.service.js';
 import { createLeadsService, type LeadsService } from './modules/leads/leads.service.js';
 import { createClientsService, type ClientsService } from './modules/clients/clients.service.js';
 import { createCommentsService, type CommentsService } from './modules/records/comments.js';
 import { activityRepository } from './modules/records/activity.repository.js';
 import type { RecordHead } from './modules/records/records.js';
-import type { Actor } from './modules/access/policy.js';
 
 /** The composition root: every service is built once here and handed to createApp. */
 export interface Services {
@@ -36,8 +35,6 @@ export interface Services {
   clients: ClientsService;
   comments: CommentsService;
   activity: { timeline(head: RecordHead): ReturnType<typeof activityRepository.timeline> };
-  /** The files shown on a record page (the files module provides them). */
-  recordFiles(actor: Actor, head: RecordHead): Promise<unknown[]>;
   sessionCookieName: string;
   readiness(): Promise<Record<string, 'ok' | 'error'>>;
   close(): Promise<void>;
@@ -57,8 +54,8 @@ export async function createServices(env: Env, logger: Logger, opts: { migrate?:
 
   const mailer = opts.mailer ?? createMailer({ smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, logger });
   const hasher = passwordHasher({ memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST });
-  // Kinds of group data (leads, clients) register here as their modules land; group deletion handles each.
-  const groupDataKinds: GroupDataKind[] = [];
+  const files = createFilesService({ database, env, logger });
+  const removeStoredFiles = (names: string[]) => files.removeStoredFiles(names);
 
   return {
     env,
@@ -70,13 +67,13 @@ export async function createServices(env: Env, logger: Logger, opts: { migrate?:
     auth: createAuthService({ database, env, hasher, mailer, logger }),
     users: createUsersService({ database, hasher }),
     admin: createAdminService({ database }),
-    groups: createGroupsService({ database, dataKinds: groupDataKinds }),
-    files: createFilesService({ database, env, logger }),
-    leads: createLeadsService({ database }),
+    // Kinds of group data (leads, clients): group deletion moves or deletes each.
+    groups: createGroupsService({ database, dataKinds: recordGroupDataKinds, removeStoredFiles }),
+    files,
+    leads: createLeadsService({ database, removeStoredFiles }),
     clients: createClientsService({ database }),
     comments: createCommentsService({ database }),
     activity: { timeline: (head) => activityRepository.timeline(database.db, head) },
-    recordFiles: async () => [],
     sessionCookieName: sessionCookieName(env),
     async readiness() {
       const checks: Record<string, 'ok' | 'error'> = {};

@@ -88,10 +88,32 @@ describe('groups (admins)', () => {
     expect(wrong.status).toBe(422);
     expect(wrong.text).toContain('The name does not match.');
     expect(await q('select 1 from groups where id = $1', [GROUPS.B.id])).toHaveLength(1);
-    const ok = await post('admin', `/groups/${GROUPS.B.id}/delete`, { confirmName: 'Group B' });
+    // The group still has leads and clients: the page counts them and asks what to do.
+    expect(page.text).toContain('2 leads');
+    expect(page.text).toContain('2 clients');
+    const undecided = await post('admin', `/groups/${GROUPS.B.id}/delete`, { confirmName: 'Group B' });
+    expect(undecided.status).toBe(422);
+    expect(undecided.text).toContain('Choose whether to move or delete the records.');
+    const ok = await post('admin', `/groups/${GROUPS.B.id}/delete`, { confirmName: 'Group B', records: 'delete' });
     expect(ok.status).toBe(303);
     expect(await q('select 1 from groups where id = $1', [GROUPS.B.id])).toHaveLength(0);
     expect(await q('select 1 from memberships where group_id = $1', [GROUPS.B.id])).toHaveLength(0);
+    expect(await q('select 1 from leads where group_id = $1', [GROUPS.B.id])).toHaveLength(0);
+    expect(await q('select 1 from files where group_id = $1', [GROUPS.B.id])).toHaveLength(0);
+  });
+
+  it('deleting a group can move its records, with their comments and files, to another group', async () => {
+    const wrongTarget = await post('admin', `/groups/${GROUPS.B.id}/delete`, { confirmName: 'Group B', records: 'move', targetGroupId: GROUPS.B.id });
+    expect(wrongTarget.status).toBe(422);
+    expect(wrongTarget.text).toContain('Choose the group to move the records to.');
+    const ok = await post('admin', `/groups/${GROUPS.B.id}/delete`, { confirmName: 'Group B', records: 'move', targetGroupId: GROUPS.A.id });
+    expect(ok.status).toBe(303);
+    expect(await q("select group_id, owner_id from leads where last_name = 'Lead B'")).toEqual([{ group_id: GROUPS.A.id, owner_id: null }]);
+    expect(await q("select group_id from clients where name = 'Client B'")).toEqual([{ group_id: GROUPS.A.id }]);
+    expect((await q('select count(*)::int as n from comments where group_id = $1', [GROUPS.A.id]))[0].n).toBe(2);
+    // The moved file downloads for a member of the new group.
+    const [file] = await q("select f.id from files f join leads l on l.id = f.lead_id where l.last_name = 'Lead B'");
+    expect((await agents.memberA.get(`/files/${file.id}/download`)).status).toBe(200);
   });
 });
 

@@ -292,6 +292,19 @@ describe('conversion', () => {
     expect((await q('select name, website from clients'))[0]).toEqual({ name: 'ООО «Ромашка»', website: 'https://romashka.ru' });
   });
 
+  it('deleting a converted lead for good keeps its comments and history on the client', async () => {
+    const id = await createLead('memberA');
+    await post('memberA', `/leads/${id}/comments`, { body: 'stays with the client' });
+    const res = await post('memberA', `/leads/${id}/convert`);
+    const clientId = Number(res.headers.location!.split('/').pop());
+    await post('managerA', `/leads/${id}/delete`);
+    expect((await post('managerA', `/leads/${id}/purge`)).status).toBe(303);
+    expect(await q('select 1 from leads where id = $1', [id])).toHaveLength(0);
+    const page = await agents.memberA.get(`/clients/${clientId}`);
+    expect(page.text).toContain('stays with the client');
+    expect(page.text).toContain('Converted into the client');
+  });
+
   it("converting another group's lead is 404", async () => {
     const id = await createLead('memberA');
     expect((await post('memberB', `/leads/${id}/convert`)).status).toBe(404);

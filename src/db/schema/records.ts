@@ -39,6 +39,8 @@ export const leads = pgTable(
     description: text('description').notNull().default(''),
     clientId: integer('client_id').references((): AnyPgColumn => clients.id, { onDelete: 'set null' }),
     convertedAt: timestamp('converted_at', { withTimezone: true }),
+    /** When anything last happened to the lead (any activity): the dashboard's "stale leads". */
+    lastActivityAt: timestamp('last_activity_at', { withTimezone: true }).notNull().defaultNow(),
     search: text('search').generatedAlwaysAs(searchText('first_name', 'last_name', 'email', 'phone', 'company')),
     ...timestamps,
   },
@@ -51,6 +53,8 @@ export const leads = pgTable(
     index('leads_value_idx').on(t.value),
     index('leads_name_idx').on(sql`lower(${t.lastName})`, sql`lower(${t.firstName})`),
     index('leads_search_trgm_idx').using('gin', sql`${t.search} gin_trgm_ops`),
+    index('leads_group_activity_idx').on(t.groupId, t.lastActivityAt),
+    index('leads_group_converted_idx').on(t.groupId, t.convertedAt),
     index('leads_deleted_idx').on(t.deletedAt).where(sql`${t.deletedAt} is not null`),
     check('leads_value_nonnegative', sql`${t.value} >= 0`),
   ],

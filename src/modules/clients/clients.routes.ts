@@ -96,12 +96,12 @@ export function clientsRoutes(services: Services): Router {
     const actor = req.actor!;
     const data = await clients.get(actor, cid(req));
     const head = await loadRecordHead(services.database.db, actor, { kind: 'client', id: data.client.id }, 'record.view');
-    const [timeline, commentList, fileList] = await Promise.all([
+    const [timeline, commentList, fileSection] = await Promise.all([
       activity.timeline(head),
       comments.listFor(actor, head),
-      services.recordFiles(actor, head),
+      services.files.section(actor, head),
     ]);
-    return { ...data, head, record: { kind: 'client', id: head.id, path: `/clients/${head.id}`, readOnly: false }, timeline, comments: commentList, files: fileList };
+    return { ...data, head, ...fileSection, timeline, comments: commentList };
   }
 
   r.get('/clients/:id', requireUser, async (req, res) => {

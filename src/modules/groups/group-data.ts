@@ -9,5 +9,6 @@ export interface GroupDataKind {
   labelKey: string;
   count(tx: Tx, groupId: number): Promise<number>;
   moveAll(tx: Tx, fromGroupId: number, toGroupId: number): Promise<void>;
-  deleteAll(tx: Tx, groupId: number): Promise<void>;
+  /** Deletes the group's records; returns stored file names to remove once the transaction has committed. */
+  deleteAll(tx: Tx, groupId: number): Promise<string[]>;
 }

@@ -7,7 +7,7 @@ import { groupsRepository as repo } from './groups.repository.js';
 
 type GroupInput = { name: string; description: string; visibility: 'all' | 'own' };
 
-export function createGroupsService(deps: { database: Database; dataKinds: GroupDataKind[] }) {
+export function createGroupsService(deps: { database: Database; dataKinds: GroupDataKind[]; removeStoredFiles: (names: string[]) => Promise<void> }) {
   const { db } = deps.database;
 
   /** Loads a group the actor may see (404 otherwise) and checks the action (403 when not allowed). */
@@ -65,6 +65,7 @@ export function createGroupsService(deps: { database: Database; dataKinds: Group
     async delete(actor: Actor, id: number, input: { confirmName: string; records?: 'move' | 'delete'; targetGroupId?: number }) {
       const group = await load(actor, id, 'groups.manage');
       if (input.confirmName !== group.name) throw new ValidationError({ confirmName: { key: 'groups.confirmMismatch' } });
+      const storedFiles: string[] = [];
       await db.transaction(async (tx) => {
         const counts = await Promise.all(deps.dataKinds.map((k) => k.count(tx, id)));
         if (counts.some((n) => n > 0)) {
@@ -74,11 +75,13 @@ export function createGroupsService(deps: { database: Database; dataKinds: Group
             if (!target) throw new ValidationError({ targetGroupId: { key: 'groups.chooseTarget' } });
             for (const k of deps.dataKinds) await k.moveAll(tx, id, target.id);
           } else {
-            for (const k of deps.dataKinds) await k.deleteAll(tx, id);
+            for (const k of deps.dataKinds) storedFiles.push(...(await k.deleteAll(tx, id)));
           }
         }
         await repo.delete(tx, id);
       });
+      // Bytes on disk go only once the rows are gone for good.
+      if (storedFiles.length) await deps.removeStoredFiles(storedFiles);
       return group;
     },
 

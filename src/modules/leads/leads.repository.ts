@@ -1,11 +1,11 @@
-import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, lte, ne, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, lt, lte, ne, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client.js';
 import { groups, leads, memberships, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
 import { dateRange, searchCondition } from '../records/list.js';
-import type { LeadListQuery } from './leads.schemas.js';
+import { OPEN_STATUSES, STALE_DAYS, type LeadListQuery } from './leads.schemas.js';
 
 export type Lead = typeof leads.$inferSelect;
 export type NewLead = typeof leads.$inferInsert;
@@ -16,7 +16,7 @@ const owner = alias(users, 'owner');
 export const leadScope = (actor: Actor) =>
   and(groupScope(actor, { groupId: leads.groupId, ownerId: leads.ownerId, createdById: leads.createdById }), isNull(leads.deletedAt))!;
 
-function filters(actor: Actor, q: Omit<LeadListQuery, 'page' | 'perPage' | 'sort' | 'dir'>): SQL {
+export function leadFilters(actor: Actor, q: Omit<LeadListQuery, 'page' | 'perPage' | 'sort' | 'dir'>): SQL {
   const where: (SQL | undefined)[] = [leadScope(actor)];
   if (q.group) where.push(eq(leads.groupId, q.group));
   if (q.status.length) where.push(inArray(leads.status, q.status));
@@ -30,6 +30,10 @@ function filters(actor: Actor, q: Omit<LeadListQuery, 'page' | 'perPage' | 'sort
   if (q.valueMin !== undefined) where.push(gte(leads.value, String(q.valueMin)));
   if (q.valueMax !== undefined) where.push(lte(leads.value, String(q.valueMax)));
   if (q.q) where.push(searchCondition(leads.search, q.q));
+  if (q.stale) {
+    where.push(inArray(leads.status, [...OPEN_STATUSES]));
+    where.push(lt(leads.lastActivityAt, sql`now() - make_interval(days => ${STALE_DAYS})`));
+  }
   return and(...where)!;
 }
 
@@ -65,7 +69,7 @@ const listColumns = {
 export const leadsRepository = {
   /** One page and the total, in two queries whatever the page size (no query per row). */
   async list(db: DbOrTx, actor: Actor, q: LeadListQuery) {
-    const where = filters(actor, q);
+    const where = leadFilters(actor, q);
     const dir = q.dir === 'asc' ? asc : desc;
     const order = [...SORTS[q.sort].map((c) => (q.sort === 'value' || q.sort === 'owner' ? sql`${c} ${sql.raw(q.dir)} nulls last` : dir(c))), dir(leads.id)];
     const [items, [count]] = await Promise.all([

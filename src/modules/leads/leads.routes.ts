@@ -26,12 +26,12 @@ export function leadsRoutes(services: Services): Router {
     const actor = req.actor!;
     const data = await leads.get(actor, lid(req));
     const head = await loadRecordHead(services.database.db, actor, { kind: 'lead', id: data.lead.id }, 'record.view');
-    const [timeline, commentList, fileList] = await Promise.all([
+    const [timeline, commentList, fileSection] = await Promise.all([
       activity.timeline(head),
       comments.listFor(actor, head),
-      services.recordFiles(actor, head),
+      services.files.section(actor, head),
     ]);
-    return { ...data, ...constants, head, record: { kind: 'lead', id: head.id, path: `/leads/${head.id}`, readOnly: head.readOnly }, timeline, comments: commentList, files: fileList };
+    return { ...data, ...constants, head, ...fileSection, timeline, comments: commentList };
   }
 
   const formLocals = async (req: Request) => ({ ...(await leads.formOptions(req.actor!)), ...constants });

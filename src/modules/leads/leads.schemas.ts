@@ -5,6 +5,8 @@ import { pageQuery } from '../../lib/pagination.js';
 export const LEAD_SOURCES = ['website', 'referral', 'cold_call', 'email', 'event', 'partner', 'social', 'other'] as const;
 /** Statuses a user sets by hand; "converted" only comes from a conversion. */
 export const EDITABLE_STATUSES = ['new', 'contacted', 'qualified', 'lost'] as const;
+export const STALE_DAYS = 14;
+export const OPEN_STATUSES = ['new', 'contacted', 'qualified'] as const;
 export const LEAD_SORTS = ['created', 'updated', 'name', 'status', 'value', 'owner'] as const;
 
 const optionalText = (max: number) =>
@@ -88,6 +90,8 @@ export const leadListQuery = pageQuery.extend({
   valueMin: money,
   valueMax: money,
   converted: z.enum(['1']).optional().catch(undefined),
+  /** Open leads with no activity for STALE_DAYS days (the dashboard links here). */
+  stale: z.enum(['1']).optional().catch(undefined),
   sort: z.enum(LEAD_SORTS).catch('created'),
   dir: z.enum(['asc', 'desc']).catch('desc'),
 });

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, isNotNull } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client.js';
 import { activities, comments, files, groups, users } from '../../db/schema/index.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../web/errors.js';
@@ -152,10 +152,12 @@ export function createLeadsService(deps: LeadsDeps) {
         const lead = await repo.findTrashed(tx, id);
         if (!lead || !canSee(actor, lead)) throw new NotFoundError();
         authorize(actor, 'record.delete', lead);
-        // A converted lead's files belong to its client too: only files of this lead alone go.
-        const rows = await tx.select({ storageName: files.storageName, clientId: files.clientId }).from(files).where(eq(files.leadId, id));
+        // A converted lead's comments, files and activity live on with its client: detach them first, or the
+        // cascade would delete them. Only what belongs to this lead alone goes.
+        for (const table of [comments, files, activities]) await tx.update(table).set({ leadId: null }).where(and(eq(table.leadId, id), isNotNull(table.clientId)));
+        const rows = await tx.select({ storageName: files.storageName }).from(files).where(eq(files.leadId, id));
         await repo.hardDelete(tx, id);
-        return rows.filter((r) => !r.clientId).map((r) => r.storageName);
+        return rows.map((r) => r.storageName);
       });
       if (storageNames.length) await deps.removeStoredFiles?.(storageNames);
     },

@@ -1,6 +1,6 @@
-import { desc, eq } from 'drizzle-orm';
+import { desc, eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
-import { activities, users } from '../../db/schema/index.js';
+import { activities, leads, users } from '../../db/schema/index.js';
 import { attachColumn, type RecordHead } from './records.js';
 
 export type ActivityAction =
@@ -19,6 +19,8 @@ export interface NewActivity {
 export const activityRepository = {
   async add(db: DbOrTx, a: NewActivity) {
     await db.insert(activities).values({ ...a, data: a.data ?? {} });
+    // Raw SQL on purpose: Drizzle's update() would also bump updated_at, which means "the lead was edited".
+    if (a.leadId) await db.execute(sql`update ${leads} set last_activity_at = now() where id = ${a.leadId}`);
   },
 
   /**
