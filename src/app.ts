@@ -12,10 +12,12 @@ import { authRoutes } from './modules/auth/auth.routes.js';
 import { usersRoutes } from './modules/users/users.routes.js';
 import { homeRoutes, probeRoutes } from './modules/home/home.routes.js';
 import { groupsRoutes } from './modules/groups/groups.routes.js';
+import { dashboardRoutes } from './modules/dashboard/dashboard.routes.js';
 import { adminRoutes } from './modules/admin/admin.routes.js';
 import { filesRoutes } from './modules/files/files.routes.js';
 import { leadsRoutes } from './modules/leads/leads.routes.js';
 import { clientsRoutes } from './modules/clients/clients.routes.js';
+import { exportsRoutes } from './modules/exports/exports.routes.js';
 import { recordsRoutes } from './modules/records/records.routes.js';
 
 import { ROOT } from './lib/paths.js';
@@ -76,6 +78,7 @@ export function createApp(services: Services, opts: { extraRoutes?: (app: Expres
   // 3. Probes and static files need no host check, session or body.
   app.use('/static', express.static(path.join(ROOT, 'public'), { maxAge: env.isProduction ? '1h' : 0 }));
   app.use('/static/vendor/htmx', express.static(path.join(ROOT, 'node_modules/htmx.org/dist'), { maxAge: env.isProduction ? '1d' : 0 }));
+  app.use('/static/vendor/sortable', express.static(path.join(ROOT, 'node_modules/sortablejs'), { maxAge: env.isProduction ? '1d' : 0 }));
   app.use(probeRoutes(services));
   app.use(allowedHosts(env));
 
@@ -94,12 +97,15 @@ export function createApp(services: Services, opts: { extraRoutes?: (app: Expres
   // 6. Features. Every router is mounted at the root and spells out full paths, so the authorization matrix
   // test can list every route from app.router, and each route names its guard (web/guards.ts).
   app.use(homeRoutes(services));
+  app.use(dashboardRoutes(services));
   app.use(authRoutes(services));
   app.use(usersRoutes(services));
   app.use(groupsRoutes(services));
   app.use(adminRoutes(services));
   app.use(filesRoutes(services));
   app.use(leadsRoutes(services));
+  // Before clientsRoutes: its /clients/:id would otherwise take /clients/export.
+  app.use(exportsRoutes(services));
   app.use(clientsRoutes(services));
   app.use(recordsRoutes(services));
   // A seam for tests that need a route of their own in the real middleware stack.

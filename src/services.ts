@@ -14,6 +14,8 @@ import { recordGroupDataKinds } from './modules/records/group-data-kinds.js';
 import { createFilesService, type FilesService } from './modules/files/files.service.js';
 import { createLeadsService, type LeadsService } from './modules/leads/leads.service.js';
 import { createClientsService, type ClientsService } from './modules/clients/clients.service.js';
+import { createExportsService, type ExportsService } from './modules/exports/exports.service.js';
+import { createDashboardService, type DashboardService } from './modules/dashboard/dashboard.service.js';
 import { createCommentsService, type CommentsService } from './modules/records/comments.js';
 import { activityRepository } from './modules/records/activity.repository.js';
 import type { RecordHead } from './modules/records/records.js';
@@ -32,7 +34,9 @@ export interface Services {
   groups: GroupsService;
   files: FilesService;
   leads: LeadsService;
+  dashboard: DashboardService;
   clients: ClientsService;
+  exports: ExportsService;
   comments: CommentsService;
   activity: { timeline(head: RecordHead): ReturnType<typeof activityRepository.timeline> };
   sessionCookieName: string;
@@ -57,6 +61,8 @@ export async function createServices(env: Env, logger: Logger, opts: { migrate?:
   const files = createFilesService({ database, env, logger });
   const removeStoredFiles = (names: string[]) => files.removeStoredFiles(names);
 
+  const exportsService = createExportsService({ database, env, logger, mailer });
+
   return {
     env,
     logger,
@@ -72,6 +78,8 @@ export async function createServices(env: Env, logger: Logger, opts: { migrate?:
     files,
     leads: createLeadsService({ database, removeStoredFiles }),
     clients: createClientsService({ database }),
+    exports: exportsService,
+    dashboard: createDashboardService({ database }),
     comments: createCommentsService({ database }),
     activity: { timeline: (head) => activityRepository.timeline(database.db, head) },
     sessionCookieName: sessionCookieName(env),
@@ -89,6 +97,7 @@ export async function createServices(env: Env, logger: Logger, opts: { migrate?:
     async close() {
       mailer.close();
       redis?.disconnect();
+      await exportsService.close();
       await database.close();
     },
   };

@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, Request, Response } from 'express';
+import { ZodError } from 'zod';
 import type { Env } from '../config/env.js';
 import { translator, formatters, DEFAULT_LOCALE } from '../lib/i18n.js';
 import { AppError, TooManyRequestsError, ValidationError } from './errors.js';
@@ -10,6 +11,8 @@ function wantsJson(req: Request) {
 /** Errors from the body parsers and other libraries, mapped to the status they mean. */
 function toAppError(err: unknown): AppError | undefined {
   if (err instanceof AppError) return err;
+  // A query string that fails its schema is a bad request, not a server error.
+  if (err instanceof ZodError) return new AppError(400, 'errors.badRequest');
   const e = err as { type?: string; status?: number; statusCode?: number };
   if (e?.type === 'entity.too.large') return new AppError(413, 'errors.tooLarge');
   if (e?.type === 'entity.parse.failed') return new AppError(400, 'errors.badRequest');

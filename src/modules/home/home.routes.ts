@@ -1,17 +1,10 @@
 import { Router } from 'express';
 import type { Services } from '../../services.js';
-import { publicRoute, requireUser } from '../../web/guards.js';
+import { publicRoute } from '../../web/guards.js';
 
-export function homeRoutes(services: Services): Router {
+export function homeRoutes(_services: Services): Router {
   const r = Router();
   r.get('/', publicRoute, (req, res) => res.redirect(req.user ? '/dashboard' : '/login'));
-
-  // The group dashboard's figures arrive with the dashboard issue; until then this is the landing page,
-  // and a user in no group is told what to do next instead of seeing empty lists.
-  r.get('/dashboard', requireUser, (req, res) => {
-    const actor = req.actor!;
-    res.render(actor.isAdmin || actor.memberships.length ? 'home/dashboard' : 'home/no-group');
-  });
 
   return r;
 }

@@ -4,7 +4,8 @@ import { queryHref, toPage } from '../../lib/pagination.js';
 import { ForbiddenError } from '../../web/errors.js';
 import { formHandler, parseInput } from '../../web/forms.js';
 import { requireUser } from '../../web/guards.js';
-import { flash } from '../../web/middleware.js';
+import { flash, safeNext } from '../../web/middleware.js';
+import { BOARD_PAGE, BOARD_STATUSES, boardRepository } from './board.js';
 import { idParam } from '../../web/params.js';
 import { commentInput } from '../records/comments.js';
 import { loadRecordHead } from '../records/records.js';
@@ -14,6 +15,8 @@ import { LEAD_STATUSES } from '../../db/schema/index.js';
 import { z } from 'zod';
 
 const statusInput = z.object({ status: z.enum(EDITABLE_STATUSES, 'validation.invalid') });
+const boardQuery = z.object({ group: z.coerce.number().int().positive().optional().catch(undefined) });
+const boardColumnQuery = boardQuery.extend({ status: z.enum(BOARD_STATUSES), offset: z.coerce.number().int().min(0).max(1_000_000).catch(0) });
 
 export function leadsRoutes(services: Services): Router {
   const { leads, comments, activity } = services;
@@ -67,6 +70,29 @@ export function leadsRoutes(services: Services): Router {
     ),
   );
 
+  // The board: a column per status, a page of cards each, drag-and-drop or a "move to" form per card.
+  r.get('/leads/board', requireUser, async (req, res) => {
+    const actor = req.actor!;
+    const { group } = boardQuery.parse(req.query);
+    const db = services.database.db;
+    const [counts, options, ...columns] = await Promise.all([
+      boardRepository.counts(db, actor, group),
+      leads.formOptions(actor),
+      ...BOARD_STATUSES.map((s) => boardRepository.cards(db, actor, s, group, 0)),
+    ]);
+    res.render('leads/board', {
+      group, groups: options.groups, pageSize: BOARD_PAGE, statuses: BOARD_STATUSES,
+      columns: BOARD_STATUSES.map((s, i) => ({ status: s, count: counts[s], cards: columns[i], listHref: queryHref('/leads', { status: s, group }) })),
+      boardPath: queryHref('/leads/board', { group }),
+    });
+  });
+
+  r.get('/leads/board/column', requireUser, async (req, res) => {
+    const { group, status, offset } = boardColumnQuery.parse(req.query);
+    const cards = await boardRepository.cards(services.database.db, req.actor!, status, group, offset);
+    res.render('leads/_board-more.njk', { cards, status, group, next: offset + BOARD_PAGE, hasMore: cards.length === BOARD_PAGE, statuses: BOARD_STATUSES, boardPath: queryHref('/leads/board', { group }) });
+  });
+
   r.get('/leads/trash', requireUser, async (req, res) => {
     const actor = req.actor!;
     if (!actor.isAdmin && !actor.memberships.some((m) => m.role === 'manager')) throw new ForbiddenError();
@@ -99,12 +125,14 @@ export function leadsRoutes(services: Services): Router {
     ),
   );
 
+  // From the lead page, the board's "move to" form, or a drag on the board (fetch/htmx: 204, no page).
   r.post('/leads/:id/status', requireUser, async (req, res) => {
     const id = lid(req);
     await leads.get(req.actor!, id);
     await leads.setStatus(req.actor!, id, parseInput(statusInput, req.body).status);
+    if (req.get('HX-Request')) return void res.status(204).end();
     flash(req, 'success', 'leads.saved');
-    res.redirect(303, `/leads/${id}`);
+    res.redirect(303, safeNext(req.body.next, `/leads/${id}`));
   });
 
   r.post('/leads/:id/delete', requireUser, async (req, res) => {

@@ -1,0 +1,41 @@
+// The lead board: drag a card to another column to change its status (the same POST as the card's
+// "move to" form, which stays for keyboards and for browsers without JavaScript).
+(function () {
+  var board = document.querySelector('[data-board]');
+  if (!board || !window.Sortable) return;
+  var token = document.querySelector('meta[name="csrf-token"]').getAttribute('content');
+  function bump(column, by) {
+    var el = column.querySelector('[data-count]');
+    el.textContent = String(Number(el.textContent) + by);
+  }
+  board.querySelectorAll('[data-cards]').forEach(function (list) {
+    window.Sortable.create(list, {
+      group: 'board',
+      animation: 150,
+      filter: 'select, button, a, input',
+      preventOnFilter: false,
+      onAdd: function (evt) {
+        var card = evt.item;
+        var from = evt.from.closest('[data-column]');
+        var to = evt.to.closest('[data-column]');
+        var status = to.getAttribute('data-status');
+        fetch('/leads/' + card.getAttribute('data-id') + '/status', {
+          method: 'POST',
+          credentials: 'same-origin',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-csrf-token': token, 'HX-Request': 'true' },
+          body: new URLSearchParams({ status: status }),
+        }).then(function (res) {
+          if (!res.ok) throw new Error(String(res.status));
+          bump(from, -1);
+          bump(to, 1);
+          var select = card.querySelector('select[name="status"]');
+          if (select) select.value = status;
+        }).catch(function () {
+          // Put the card back where it was and say why nothing changed.
+          evt.from.insertBefore(card, evt.from.children[evt.oldIndex] || null);
+          window.alert(board.getAttribute('data-error'));
+        });
+      },
+    });
+  });
+})();

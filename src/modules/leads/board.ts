@@ -1,0 +1,39 @@
+import { and, desc, eq, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
+import type { DbOrTx } from '../../db/client.js';
+import { leads, users } from '../../db/schema/index.js';
+import type { Actor } from '../access/policy.js';
+import { leadFilters } from './leads.repository.js';
+
+/** The board's columns: the statuses a card can be dragged between (converted comes only from conversion). */
+export const BOARD_STATUSES = ['new', 'contacted', 'qualified', 'lost'] as const;
+export type BoardStatus = (typeof BOARD_STATUSES)[number];
+/** Cards per column and per "load more": never every record at once. */
+export const BOARD_PAGE = 20;
+
+const owner = alias(users, 'owner');
+const filtersFor = (status: BoardStatus, group?: number) =>
+  ({ status: [status], group, q: undefined, owner: undefined, source: undefined, createdFrom: undefined, createdTo: undefined, valueMin: undefined, valueMax: undefined, stale: undefined, converted: undefined });
+
+export const boardRepository = {
+  /** One page of a column, most recently active first; the same scope and filters as the list. */
+  cards(db: DbOrTx, actor: Actor, status: BoardStatus, group: number | undefined, offset: number) {
+    return db
+      .select({ id: leads.id, firstName: leads.firstName, lastName: leads.lastName, company: leads.company, value: leads.value, status: leads.status, ownerName: owner.name })
+      .from(leads)
+      .leftJoin(owner, eq(owner.id, leads.ownerId))
+      .where(leadFilters(actor, filtersFor(status, group)))
+      .orderBy(desc(leads.lastActivityAt), desc(leads.id))
+      .limit(BOARD_PAGE)
+      .offset(offset);
+  },
+  /** Count per column in one query: equal to the list's total for status=X. */
+  async counts(db: DbOrTx, actor: Actor, group: number | undefined) {
+    const rows = await db
+      .select({ status: leads.status, n: sql<number>`count(*)::int` })
+      .from(leads)
+      .where(and(leadFilters(actor, { ...filtersFor('new', group), status: [...BOARD_STATUSES] })))
+      .groupBy(leads.status);
+    return Object.fromEntries(BOARD_STATUSES.map((s) => [s, rows.find((r) => r.status === s)?.n ?? 0])) as Record<BoardStatus, number>;
+  },
+};

@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestApp, resetDatabase, tokenFor, type Agent, type TestApp } from './helpers/app.js';
+import { GROUPS, USERS, loginActors, restoreFixture, type ActorName } from './helpers/fixture.js';
+
+let t: TestApp;
+let agents: Record<ActorName, Agent>;
+beforeAll(async () => {
+  t = await createTestApp();
+  await resetDatabase(t.services);
+  await restoreFixture(t.services);
+  agents = await loginActors(t.app);
+});
+afterAll(async () => { await t.close(); });
+
+const q = async (sql: string, values: unknown[] = []) => (await t.services.database.pool.query(sql, values)).rows;
+const DAY = 86_400_000;
+
+/** A known fixture: leads of groups A and B with set statuses, values, owners and ages (in days). */
+beforeEach(async () => {
+  await restoreFixture(t.services);
+  await q('truncate leads, clients, comments, files, activities restart identity cascade');
+  const rows: [number, string, string | null, number, number | null, number][] = [
+    // group, status, value, age days, owner, days since last activity
+    [GROUPS.A.id, 'new', '100', 0, USERS.memberA.id, 0],
+    [GROUPS.A.id, 'new', '200', 3, USERS.memberA.id, 0],
+    [GROUPS.A.id, 'contacted', '300', 10, USERS.managerA.id, 20],
+    [GROUPS.A.id, 'qualified', null, 40, null, 30],
+    [GROUPS.A.id, 'lost', '50', 20, USERS.memberA.id, 20],
+    [GROUPS.A.id, 'converted', '1000', 5, USERS.managerA.id, 1],
+    [GROUPS.A.id, 'converted', '500', 60, USERS.memberA.id, 50],
+    [GROUPS.B.id, 'new', '999', 1, USERS.memberB.id, 0],
+    [GROUPS.B.id, 'contacted', '999', 100, USERS.memberB.id, 90],
+  ];
+  for (const [g, status, value, age, owner, idle] of rows) {
+    await q(
+      `insert into leads (group_id, last_name, status, value, owner_id, created_by_id, created_at, updated_at, last_activity_at)
+       values ($1, $2, $3, $4, $5, $5, now() - make_interval(days => $6), now() - make_interval(days => $6), now() - make_interval(days => $7))`,
+      [g, `L${status}${age}`, status, value, owner, age, idle],
+    );
+  }
+  await q(`insert into clients (group_id, name, created_at) values ($1, 'C1', now()), ($1, 'C2', now() - interval '70 days'), ($2, 'CB', now())`, [GROUPS.A.id, GROUPS.B.id]);
+});
+
+/** The number on a card (data-testid) and the list total behind its link. */
+async function card(actor: ActorName, testid: string, query = '') {
+  const page = await agents[actor].get(`/dashboard${query}`);
+  expect(page.status).toBe(200);
+  const m = new RegExp(`<a href="([^"]+)"[^>]*data-testid="${testid}">[\\s\\S]*?data-figure>([^<]+)<`).exec(page.text);
+  if (!m) throw new Error(`card ${testid} not found`);
+  return { figure: m[2]!.trim(), href: m[1]!.replace(/&amp;/g, '&') };
+}
+async function listTotal(actor: ActorName, href: string) {
+  const res = await agents[actor].get(href);
+  const m = /data-testid="total">(\d[\d,\s\u00a0\u202f]*) (lead|client)/.exec(res.text);
+  return m ? Number(m[1]!.replace(/[^\d]/g, '')) : 0;
+}
+
+describe('dashboard', () => {
+  it('shows the figures of a known fixture', async () => {
+    expect((await card('memberA', 'open-leads')).figure).toBe('4');
+    expect((await card('memberA', 'clients')).figure).toBe('2');
+    expect((await card('memberA', 'stale')).figure).toBe('2');
+    // Of the leads created in the last 30 days (5), one is converted.
+    expect((await card('memberA', 'conversion-30')).figure).toBe('20 %');
+    const page = await agents.memberA.get('/dashboard');
+    expect(page.text).toMatch(/data-status="new">2</);
+    expect(page.text).toMatch(/data-status="converted">2</);
+    expect(page.text).toContain('Lnew0');
+  });
+
+  it('every card equals the count of the list page its link opens (same filters)', async () => {
+    for (const actor of ['memberA', 'managerA', 'memberB', 'admin'] as const) {
+      for (const id of ['open-leads', 'new-week', 'new-month', 'clients', 'stale']) {
+        const c = await card(actor, id);
+        expect(await listTotal(actor, c.href), `${actor} ${id} ${c.href}`).toBe(Number(c.figure.replace(/[^\d]/g, '')));
+      }
+      const conv = await card(actor, 'conversion-30');
+      const page = await agents[actor].get('/dashboard');
+      const of = /(\d+) of (\d+) leads created/.exec(page.text)!;
+      expect(await listTotal(actor, conv.href)).toBe(Number(of[1]));
+    }
+  });
+
+  it("a member never sees another group's numbers; a group they are not in is 404", async () => {
+    expect((await card('memberB', 'open-leads')).figure).toBe('2');
+    expect((await card('memberB', 'clients')).figure).toBe('1');
+    const page = await agents.memberB.get('/dashboard');
+    expect(page.text).not.toContain('Lnew0');
+    expect((await agents.memberB.get(`/dashboard?group=${GROUPS.A.id}`)).status).toBe(404);
+  });
+
+  it("admin's all groups adds up the groups", async () => {
+    for (const id of ['open-leads', 'clients', 'stale']) {
+      const all = Number((await card('admin', id)).figure);
+      const a = Number((await card('admin', id, `?group=${GROUPS.A.id}`)).figure);
+      const b = Number((await card('admin', id, `?group=${GROUPS.B.id}`)).figure);
+      expect(all).toBe(a + b);
+    }
+  });
+
+  it('lists what is assigned to me and the latest activity, linked', async () => {
+    const page = await agents.memberA.get('/dashboard');
+    const assigned = /data-testid="assigned">([\s\S]*?)<\/ul>/.exec(page.text)![1]!;
+    expect(assigned).toContain('Lnew0');
+    expect(assigned).not.toContain('Lcontacted10');
+    await t.services.leads.setStatus({ id: USERS.memberA.id, isAdmin: false, memberships: [{ groupId: GROUPS.A.id, groupName: 'A', role: 'member', visibility: 'all' }] },
+      (await q("select id from leads where last_name = 'Lnew0'"))[0].id, 'contacted');
+    const again = await agents.memberA.get('/dashboard');
+    expect(/data-testid="recent">[\s\S]*?href="\/leads\/\d+">Edited/.test(again.text)).toBe(true);
+    expect((await agents.memberB.get('/dashboard')).text).not.toMatch(/data-testid="recent">[\s\S]*?Edited/);
+  });
+});
+
+describe('lead board', () => {
+  it('shows a column per status with counts equal to the list, and a page of cards at most', async () => {
+    for (let i = 0; i < 25; i++) await q(`insert into leads (group_id, last_name, status) values ($1, $2, 'new')`, [GROUPS.A.id, `Bulk${i}`]);
+    const page = await agents.memberA.get('/leads/board');
+    expect(page.status).toBe(200);
+    expect(page.text).toMatch(/data-testid="count-new">27</);
+    expect(await listTotal('memberA', '/leads?status=new')).toBe(27);
+    const newColumn = /id="cards-new"[\s\S]*?<\/ul>/.exec(page.text)![0];
+    expect(newColumn.match(/data-testid="card"/g)).toHaveLength(20);
+    const more = await agents.memberA.get('/leads/board/column?status=new&offset=20').set('HX-Request', 'true');
+    expect(more.text.match(/data-testid="card"/g)).toHaveLength(7);
+    expect(more.text).not.toContain('Load more');
+    expect((await agents.memberA.get('/leads/board/column?status=weird')).status).toBe(400);
+  });
+
+  it('a move goes through the same policy and lands in the activity log', async () => {
+    const [lead] = await q("select id from leads where last_name = 'Lnew0'");
+    const token = await tokenFor(agents.memberA, '/leads/board');
+    const res = await agents.memberA.post(`/leads/${lead.id}/status`).set('HX-Request', 'true').set('x-csrf-token', token).type('form').send({ status: 'qualified' });
+    expect(res.status).toBe(204);
+    expect((await q('select status from leads where id = $1', [lead.id]))[0].status).toBe('qualified');
+    const [a] = await q("select data, actor_id from activities where lead_id = $1 and action = 'updated'", [lead.id]);
+    expect(a).toEqual({ data: { changes: { status: ['new', 'qualified'] } }, actor_id: USERS.memberA.id });
+    const tokenB = await tokenFor(agents.memberB, '/leads/board');
+    expect((await agents.memberB.post(`/leads/${lead.id}/status`).set('HX-Request', 'true').set('x-csrf-token', tokenB).type('form').send({ status: 'lost' })).status).toBe(404);
+    expect((await agents.memberA.post(`/leads/${lead.id}/status`).set('x-csrf-token', token).type('form').send({ status: 'converted' })).status).toBe(422);
+    // The keyboard path: the card's form posts and comes back to the board.
+    const back = await agents.memberA.post(`/leads/${lead.id}/status`).type('form').send({ _csrf: token, status: 'contacted', next: '/leads/board' });
+    expect(back.headers.location).toBe('/leads/board');
+  });
+});
