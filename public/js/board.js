@@ -12,6 +12,8 @@
     window.Sortable.create(list, {
       group: 'board',
       animation: 150,
+      // Mouse and touch events rather than native drag and drop: steadier across browsers and in tests.
+      forceFallback: true,
       filter: 'select, button, a, input',
       preventOnFilter: false,
       onAdd: function (evt) {

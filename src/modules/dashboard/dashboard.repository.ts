@@ -121,7 +121,11 @@ export const dashboardRepository = {
       and(isNull(activities.leadId), sql`${activities.clientId} is not null`, sql`exists (select 1 from ${clients} where ${clients.id} = ${activities.clientId} and ${clientScope(actor)})`),
     )!;
     return db
-      .select({ id: activities.id, action: activities.action, data: activities.data, createdAt: activities.createdAt, leadId: activities.leadId, clientId: activities.clientId, actorName: users.name })
+      .select({
+        id: activities.id, action: activities.action, data: activities.data, createdAt: activities.createdAt, leadId: activities.leadId, clientId: activities.clientId, actorName: users.name,
+        // The record's name, so the line says what happened to whom (20 rows: subqueries are cheap).
+        recordName: sql<string | null>`coalesce((select name from ${clients} where ${clients.id} = ${activities.clientId}), (select trim(last_name || ' ' || first_name) from ${leads} where ${leads.id} = ${activities.leadId}))`,
+      })
       .from(activities)
       .leftJoin(users, eq(users.id, activities.actorId))
       .where(and(visible, group ? eq(activities.groupId, group) : actor.isAdmin ? undefined : inArray(activities.groupId, actor.memberships.map((m) => m.groupId).concat(0))))
