@@ -3,3 +3,4 @@ export * from './groups.js';
 export * from './sessions.js';
 export * from './records.js';
 export * from './exports.js';
+export * from './jobs.js';

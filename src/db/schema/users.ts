@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, boolean, index, integer, pgEnum, pgTable, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
+import { bigserial, boolean, index, integer, jsonb, pgEnum, pgTable, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
 import { timestamps } from './columns.js';
 
 export const systemRole = pgEnum('system_role', ['admin', 'user']);
@@ -18,6 +18,8 @@ export const users = pgTable(
     // Bumped when the password changes or the account is deactivated: sessions carry the value they
     // started with, so every older session stops working at once.
     sessionVersion: integer('session_version').notNull().default(0),
+    /** Notification kinds this user does not want by email (all are on by default). */
+    emailOff: jsonb('email_off').$type<string[]>().notNull().default([]),
     ...timestamps,
   },
   (t) => [uniqueIndex('users_email_lower_key').on(sql`lower(${t.email})`)],
