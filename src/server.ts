@@ -3,11 +3,18 @@ import { loadEnvOrExit } from './config/env.js';
 import { createLogger } from './lib/logger.js';
 import { createServices } from './services.js';
 import { createApp } from './app.js';
+import { scheduleDailyCleanup } from './jobs/maintenance.js';
 
 const env = loadEnvOrExit();
 const logger = createLogger(env.LOG_LEVEL, env.NODE_ENV === 'development' && process.stdout.isTTY);
 const services = await createServices(env, logger);
 const app = createApp(services);
+
+// The web process dispatches jobs (Redis) or runs them (no Redis) and asks for the daily cleanup.
+services.jobs.start();
+await scheduleDailyCleanup(services);
+const daily = setInterval(() => void scheduleDailyCleanup(services).catch(() => undefined), 3_600_000);
+daily.unref();
 
 const server = app.listen(env.PORT, env.HOST, () => {
   const { port } = server.address() as AddressInfo;

@@ -8,6 +8,8 @@ import { passwordHasher, type PasswordHasher } from './lib/passwords.js';
 import { createAuthService, type AuthService } from './modules/auth/auth.service.js';
 import { createUsersService, type UsersService } from './modules/users/users.service.js';
 import { sessionCookieName } from './web/session.js';
+import { createJobs, type Jobs } from './jobs/jobs.js';
+import { registerJobs } from './jobs/registry.js';
 import { createAdminService, type AdminService } from './modules/admin/admin.service.js';
 import { createGroupsService, type GroupsService } from './modules/groups/groups.service.js';
 import { recordGroupDataKinds } from './modules/records/group-data-kinds.js';
@@ -17,6 +19,8 @@ import { createClientsService, type ClientsService } from './modules/clients/cli
 import { createExportsService, type ExportsService } from './modules/exports/exports.service.js';
 import { createDashboardService, type DashboardService } from './modules/dashboard/dashboard.service.js';
 import { createCommentsService, type CommentsService } from './modules/records/comments.js';
+import { createTokensService, type TokensService } from './modules/tokens/tokens.service.js';
+import { createIdempotencyService, type IdempotencyService } from './modules/api/idempotency.js';
 import { activityRepository } from './modules/records/activity.repository.js';
 import type { RecordHead } from './modules/records/records.js';
 
@@ -38,7 +42,10 @@ export interface Services {
   clients: ClientsService;
   exports: ExportsService;
   comments: CommentsService;
+  tokens: TokensService;
+  idempotency: IdempotencyService;
   activity: { timeline(head: RecordHead): ReturnType<typeof activityRepository.timeline> };
+  jobs: Jobs;
   sessionCookieName: string;
   readiness(): Promise<Record<string, 'ok' | 'error'>>;
   close(): Promise<void>;
@@ -62,8 +69,9 @@ export async function createServices(env: Env, logger: Logger, opts: { migrate?:
   const removeStoredFiles = (names: string[]) => files.removeStoredFiles(names);
 
   const exportsService = createExportsService({ database, env, logger, mailer });
+  const jobs = createJobs({ database, logger, redisUrl: env.REDIS_URL, backoffMs: env.JOBS_BACKOFF_MS, pollMs: env.JOBS_POLL_MS });
 
-  return {
+  const services: Services = {
     env,
     logger,
     database,
@@ -81,7 +89,10 @@ export async function createServices(env: Env, logger: Logger, opts: { migrate?:
     exports: exportsService,
     dashboard: createDashboardService({ database }),
     comments: createCommentsService({ database }),
+    tokens: createTokensService({ database }),
+    idempotency: createIdempotencyService({ database }),
     activity: { timeline: (head) => activityRepository.timeline(database.db, head) },
+    jobs,
     sessionCookieName: sessionCookieName(env),
     async readiness() {
       const checks: Record<string, 'ok' | 'error'> = {};
@@ -95,12 +106,16 @@ export async function createServices(env: Env, logger: Logger, opts: { migrate?:
       return checks;
     },
     async close() {
+      await jobs.stop();
       mailer.close();
       redis?.disconnect();
       await exportsService.close();
       await database.close();
     },
   };
+  // Every job handler, defined once for both engines (the web process and `npm run worker`).
+  registerJobs(services);
+  return services;
 }
 
 export type { Database };

@@ -52,9 +52,13 @@ const schema = z
     ARGON2_MEMORY_KIB: z.coerce.number().int().min(1024).default(19456),
     ARGON2_TIME_COST: z.coerce.number().int().min(1).default(2),
     MIGRATE_ON_START: bool.default(true),
+    JOBS_BACKOFF_MS: z.coerce.number().int().min(1).default(2000),
+    JOBS_POLL_MS: z.coerce.number().int().min(50).default(2000),
     UPLOAD_DIR: z.string().min(1).optional(),
     UPLOAD_MAX_FILE_MB: z.coerce.number().min(1).max(1024).default(25),
     UPLOAD_MAX_FILES: z.coerce.number().int().min(1).max(100).default(10),
+    EXPORT_SYNC_LIMIT: z.coerce.number().int().min(0).default(10_000),
+    EXPORT_RATE_LIMIT: z.coerce.number().int().min(1).default(10),
   });
 
 export type Env = z.infer<typeof schema> & {

@@ -15,6 +15,8 @@ import { listRoutes, routeKey } from './routes.js';
  * - member / manager: any signed-in member (manager) of some group, or an admin; others get 403;
  * - record: a route about one lead, client, comment or file (`:id`) of a group: not seeing its group → 404;
  *   `act` is who may act: any member, a manager, or the author (the fixture's records are by someone else).
+ * - own: a route about one object (`:id`) only its owner may reach (a user's export): anyone else, admins
+ *   included, gets 404. The matrix asks for an id that is no actor's, so every signed-in actor gets 404.
  */
 export type Rule =
   | { kind: 'public' }
@@ -23,6 +25,7 @@ export type Rule =
   | { kind: 'adminUser' }
   | { kind: 'member' }
   | { kind: 'manager' }
+  | { kind: 'own' }
   | { kind: 'group'; act: 'member' | 'admin' }
   | { kind: 'record'; entity: keyof typeof RECORDS; act: 'member' | 'manager' | 'author' };
 
@@ -41,6 +44,7 @@ export function expected(rule: Rule, actor: ActorName, s: Subject): Expected {
   if (actor === 'anonymous') return 'login';
   if (rule.kind === 'user') return 'ok';
   if (rule.kind === 'admin' || rule.kind === 'adminUser') return actor === 'admin' ? 'ok' : 403;
+  if (rule.kind === 'own') return 404;
   if (actor === 'admin') return 'ok';
   if (rule.kind === 'member') return actor === 'noGroup' ? 403 : 'ok';
   if (rule.kind === 'manager') return actor === 'managerA' ? 'ok' : 403;
@@ -49,9 +53,13 @@ export function expected(rule: Rule, actor: ActorName, s: Subject): Expected {
   return actor === 'managerA' && (rule.kind === 'record') ? 'ok' : 403;
 }
 
+/** The id an `own` route is asked for: well-formed, and no actor's. */
+const NOT_YOURS = '00000000-0000-4000-8000-000000000000';
+
 function fill(path: string, rule: Rule, s: Subject) {
+  if (rule.kind === 'own') return path.replace(':id', NOT_YOURS);
   const id = rule.kind === 'adminUser' ? SUBJECT_USER[s] : rule.kind === 'record' ? RECORDS[rule.entity][s] : GROUPS[s].id;
-  return path.replace(':id', String(id)).replace(':userId', String(SUBJECT_USER[s])).replace(':token', 'not-a-token');
+  return path.replace(':id', String(id)).replace(':userId', String(SUBJECT_USER[s])).replace(':token', 'not-a-token').replace(':queue', 'files');
 }
 
 function matches(exp: Expected, status: number, location: string | undefined, isApi: boolean) {

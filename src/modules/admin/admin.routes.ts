@@ -1,4 +1,7 @@
 import { Router } from 'express';
+import { z } from 'zod';
+import { QUEUES } from '../../jobs/queues.js';
+import { NotFoundError } from '../../web/errors.js';
 import type { Services } from '../../services.js';
 import { toPage } from '../../lib/pagination.js';
 import { parseInput } from '../../web/forms.js';
@@ -40,6 +43,19 @@ export function adminRoutes(services: Services): Router {
     await admin.setAdmin(req.actor!, id, makeAdmin);
     flash(req, 'success', makeAdmin ? 'admin.promoted' : 'admin.demoted');
     res.redirect(303, `/admin/users/${id}`);
+  });
+
+  // Background jobs: counts per queue, failed jobs with their error, and retry.
+  r.get('/admin/jobs', requireAdmin, async (_req, res) => {
+    res.render('admin/jobs', { queues: await services.jobs.overview(), mode: services.jobs.mode });
+  });
+
+  r.post('/admin/jobs/:queue/:id/retry', requireAdmin, async (req, res) => {
+    const queue = z.enum(QUEUES).safeParse(req.params.queue);
+    if (!queue.success) throw new NotFoundError();
+    const ok = await services.jobs.retry(queue.data, String(req.params.id));
+    flash(req, ok ? 'success' : 'error', ok ? 'jobs.retried' : 'jobs.notFailed');
+    res.redirect(303, '/admin/jobs');
   });
 
   return r;

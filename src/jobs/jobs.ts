@@ -1,0 +1,267 @@
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { and, desc, eq, lte, sql } from 'drizzle-orm';
+import type { z } from 'zod';
+import type { Database, DbOrTx } from '../db/client.js';
+import { jobOutbox } from '../db/schema/index.js';
+import type { Logger } from '../lib/logger.js';
+import { BACKOFF_MS, DEFAULT_ATTEMPTS, QUEUES, defaultJobOptions, queueOf, type QueueName } from './queues.js';
+
+export interface JobDefinition<S extends z.ZodType = z.ZodType> {
+  schema: S;
+  handler: (payload: z.output<S>, ctx: { attempt: number; logger: Logger }) => Promise<void>;
+  attempts?: number;
+}
+
+/** A payload that fails its schema: never retried, shown on the admin page with its reason. */
+export class InvalidPayloadError extends Error {}
+
+export interface JobsOptions {
+  database: Database;
+  logger: Logger;
+  redisUrl?: string;
+  /** How often the dispatcher looks at the outbox (ms). */
+  pollMs?: number;
+  /** First retry delay in inline mode (doubles each attempt); tests shorten it. */
+  backoffMs?: number;
+}
+
+/**
+ * Background jobs with one API and two engines:
+ * - with REDIS_URL: BullMQ. The web process moves committed outbox rows to the queues; `npm run worker` runs them.
+ * - without: the same handlers run in this process from the outbox, with the same retries and backoff.
+ * Either way a job is written in the transaction of the change it follows (enqueue(tx, …)): nothing is sent
+ * for a rolled-back change, and nothing is lost while Redis is down — the row waits and goes when it is back.
+ */
+export function createJobs(opts: JobsOptions) {
+  const { database, logger } = opts;
+  const { db } = database;
+  const defs = new Map<string, JobDefinition>();
+  const mode: 'bullmq' | 'inline' = opts.redisUrl ? 'bullmq' : 'inline';
+  let producer: Redis | undefined;
+  const queues = new Map<QueueName, Queue>();
+  let timer: NodeJS.Timeout | undefined;
+  let draining: Promise<void> | undefined;
+  let stopped = false;
+
+  function queue(name: QueueName) {
+    let q = queues.get(name);
+    if (!q) {
+      // Producers fail fast while Redis is away (no offline queue): the outbox keeps the work meanwhile.
+      producer ??= new Redis(opts.redisUrl!, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, lazyConnect: false });
+      producer.on('error', (err) => logger.debug({ err }, 'jobs: redis producer error'));
+      q = new Queue(name, { connection: producer, defaultJobOptions });
+      queues.set(name, q);
+    }
+    return q;
+  }
+
+  function validate(name: string, payload: unknown) {
+    const def = defs.get(name);
+    if (!def) throw new InvalidPayloadError(`no handler for job ${name}`);
+    const parsed = def.schema.safeParse(payload);
+    if (!parsed.success) throw new InvalidPayloadError(`invalid payload for ${name}: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+    return { def, payload: parsed.data };
+  }
+
+  function workerConnection() {
+    const conn = new Redis(opts.redisUrl!, { maxRetriesPerRequest: null });
+    conn.on('error', (err) => logger.debug({ err: err.message }, 'jobs: worker redis connection error'));
+    return conn;
+  }
+
+  /** Runs one job's handler (both engines). */
+  async function run(name: string, payload: unknown, attempt: number) {
+    const { def, payload: valid } = validate(name, payload);
+    await def.handler(valid, { attempt, logger: logger.child({ job: name }) });
+  }
+
+  /** Is the producer connection up (waiting a moment for it)? Without an offline queue, commands fail otherwise. */
+  async function producerReady(timeoutMs = 2000) {
+    queue(QUEUES[0]);
+    if (producer!.status === 'ready') return true;
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean) => { clearTimeout(timer); producer!.off('ready', onReady); resolve(ok); };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      producer!.once('ready', onReady);
+    });
+  }
+
+  /** Outbox rows due now → BullMQ (Redis mode). Stops at the first Redis error; the rows stay pending. */
+  async function dispatch() {
+    if (!(await producerReady())) {
+      logger.warn('jobs: Redis unavailable, work stays in the outbox');
+      return;
+    }
+    const rows = await db.select().from(jobOutbox).where(and(eq(jobOutbox.status, 'pending'), lte(jobOutbox.runAt, new Date()))).orderBy(jobOutbox.id).limit(200);
+    for (const row of rows) {
+      try {
+        // BullMQ refuses ':' in custom ids (its key separator).
+        await queue(queueOf(row.name)).add(row.name, row.payload, { jobId: row.jobKey.replaceAll(':', '|'), attempts: row.maxAttempts });
+      } catch (err) {
+        logger.warn({ err: (err as Error).message, pending: rows.length }, 'jobs: could not hand work to Redis; it stays in the outbox');
+        return;
+      }
+      await db.update(jobOutbox).set({ status: 'dispatched', updatedAt: new Date() }).where(eq(jobOutbox.id, row.id));
+    }
+  }
+
+  /** Claims one due row and runs it here (inline mode); returns false when nothing is due. */
+  async function runOneInline(): Promise<boolean> {
+    const claimed = await db.execute<{ id: number; name: string; payload: unknown; attempts: number; max_attempts: number }>(sql`
+      update ${jobOutbox} set status = 'dispatched', attempts = attempts + 1, updated_at = now()
+      where id = (select id from ${jobOutbox} where status = 'pending' and run_at <= now() order by id for update skip locked limit 1)
+      returning id, name, payload, attempts, max_attempts`);
+    const row = claimed.rows[0];
+    if (!row) return false;
+    try {
+      await run(row.name, row.payload, row.attempts);
+      await db.update(jobOutbox).set({ status: 'done', lastError: null, updatedAt: new Date() }).where(eq(jobOutbox.id, row.id));
+    } catch (err) {
+      const final = err instanceof InvalidPayloadError || err instanceof UnrecoverableError || row.attempts >= row.max_attempts;
+      const delay = (opts.backoffMs ?? BACKOFF_MS) * 2 ** (row.attempts - 1);
+      logger.warn({ err: (err as Error).message, job: row.name, attempt: row.attempts, final }, 'jobs: job failed');
+      await db
+        .update(jobOutbox)
+        .set({ status: final ? 'failed' : 'pending', lastError: String((err as Error).message ?? err).slice(0, 2000), runAt: new Date(Date.now() + delay), updatedAt: new Date() })
+        .where(eq(jobOutbox.id, row.id));
+    }
+    return true;
+  }
+
+  async function drainOnce() {
+    if (mode === 'bullmq') return dispatch();
+    while (!stopped && (await runOneInline()));
+  }
+
+  const api = {
+    mode,
+
+    define<S extends z.ZodType>(name: string, def: JobDefinition<S>) {
+      queueOf(name);
+      defs.set(name, def as unknown as JobDefinition);
+    },
+
+    /**
+     * Writes a job into the outbox within the caller's transaction. The key makes it idempotent: the same
+     * key twice is one job. Call kick() after the transaction commits to start it without waiting for the poll.
+     */
+    async enqueue(tx: DbOrTx, name: string, payload: Record<string, unknown>, key: string) {
+      validate(name, payload);
+      const attempts = defs.get(name)?.attempts ?? DEFAULT_ATTEMPTS;
+      await tx.insert(jobOutbox).values({ name, payload, jobKey: `${name}:${key}`, maxAttempts: attempts }).onConflictDoNothing();
+    },
+
+    /** Starts on the outbox now (after a commit); never throws: the poll picks up whatever this misses. */
+    kick() {
+      if (stopped) return;
+      draining ??= drainOnce()
+        .catch((err) => logger.error({ err }, 'jobs: dispatch failed'))
+        .finally(() => (draining = undefined));
+    },
+
+    /** Inline: waits until the outbox has nothing due. Redis: one dispatch pass (the workers run the jobs). */
+    async settle() {
+      await draining;
+      if (mode === 'bullmq') return dispatch();
+      for (let i = 0; i < 200; i++) {
+        await draining;
+        await drainOnce();
+        const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(jobOutbox).where(and(eq(jobOutbox.status, 'pending'), lte(jobOutbox.runAt, new Date())));
+        if (!row?.n) return;
+      }
+    },
+
+    start() {
+      stopped = false;
+      // A process that died mid-job (inline mode) left its claim behind: give such rows back after a while.
+      if (mode === 'inline') {
+        void db.execute(sql`update ${jobOutbox} set status = 'pending' where status = 'dispatched' and updated_at < now() - interval '10 minutes'`).catch(() => undefined);
+      }
+      timer = setInterval(() => api.kick(), opts.pollMs ?? 2000);
+      timer.unref();
+      api.kick();
+    },
+
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      await draining;
+      await Promise.all([...queues.values()].map((q) => q.close()));
+      producer?.disconnect();
+    },
+
+    /** The BullMQ workers (npm run worker): one per queue, same handlers, payload validated first. */
+    startWorkers(concurrency = 4) {
+      const workers = QUEUES.map(
+        (name) =>
+          new Worker(
+            name,
+            async (job: Job) => {
+              try {
+                await run(job.name, job.data, job.attemptsMade + 1);
+              } catch (err) {
+                if (err instanceof InvalidPayloadError) throw new UnrecoverableError(err.message);
+                throw err;
+              }
+            },
+            // Workers wait for Redis as long as it takes (maxRetriesPerRequest: null, as BullMQ requires).
+            { connection: workerConnection(), concurrency },
+          ),
+      );
+      for (const w of workers) w.on('failed', (job, err) => logger.warn({ job: job?.name, id: job?.id, err: err.message }, 'jobs: job failed'));
+      return workers;
+    },
+
+    /** For the admin page: counts and failed jobs per queue, from BullMQ or the outbox. */
+    async overview() {
+      if (mode === 'bullmq') {
+        return Promise.all(
+          QUEUES.map(async (name) => {
+            try {
+              const q = queue(name);
+              const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+              const failed = (await q.getFailed(0, 49)).map((j) => ({ id: String(j.id), name: j.name, error: j.failedReason, attempts: j.attemptsMade, at: new Date(j.finishedOn ?? j.timestamp) }));
+              return { name, counts, failed, available: true };
+            } catch {
+              return { name, counts: {}, failed: [], available: false };
+            }
+          }),
+        );
+      }
+      const rows = await db.select({ name: jobOutbox.name, status: jobOutbox.status, n: sql<number>`count(*)::int` }).from(jobOutbox).groupBy(jobOutbox.name, jobOutbox.status);
+      const failed = await db.select().from(jobOutbox).where(eq(jobOutbox.status, 'failed')).orderBy(desc(jobOutbox.updatedAt)).limit(100);
+      return QUEUES.map((name) => {
+        const mine = rows.filter((r) => queueOf(r.name) === name);
+        const sum = (s: string) => mine.filter((r) => r.status === s).reduce((a, r) => a + r.n, 0);
+        return {
+          name,
+          counts: { waiting: sum('pending'), active: sum('dispatched'), completed: sum('done'), failed: sum('failed') },
+          failed: failed.filter((f) => queueOf(f.name) === name).map((f) => ({ id: String(f.id), name: f.name, error: f.lastError, attempts: f.attempts, at: f.updatedAt })),
+          available: true,
+        };
+      });
+    },
+
+    /** Retries a failed job (admin page). Returns false if it is not (or no longer) failed. */
+    async retry(queueName: QueueName, id: string) {
+      if (mode === 'bullmq') {
+        const job = await queue(queueName).getJob(id);
+        if (!job || !(await job.isFailed())) return false;
+        await job.retry();
+        return true;
+      }
+      if (!/^\d+$/.test(id)) return false;
+      const updated = await db
+        .update(jobOutbox)
+        .set({ status: 'pending', attempts: 0, runAt: new Date(), updatedAt: new Date() })
+        .where(and(eq(jobOutbox.id, Number(id)), eq(jobOutbox.status, 'failed')))
+        .returning({ id: jobOutbox.id });
+      api.kick();
+      return updated.length > 0;
+    },
+  };
+  return api;
+}
+export type Jobs = ReturnType<typeof createJobs>;

@@ -1,0 +1,7 @@
+import type { Services } from '../services.js';
+import { registerMaintenanceJobs } from './maintenance.js';
+
+/** Every job of the app. Feature modules add theirs here (their <feature>.jobs.ts). */
+export function registerJobs(services: Services) {
+  registerMaintenanceJobs(services);
+}

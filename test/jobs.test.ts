@@ -1,0 +1,165 @@
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createTestApp, resetDatabase, type Agent, type TestApp } from './helpers/app.js';
+import { loginActors, restoreFixture, type ActorName } from './helpers/fixture.js';
+
+const q = async (t: TestApp, sql: string, values: unknown[] = []) => (await t.services.database.pool.query(sql, values)).rows;
+
+describe('jobs without Redis (in-process engine over the outbox)', () => {
+  let t: TestApp;
+  let agents: Record<ActorName, Agent>;
+  const seen: number[] = [];
+  let failuresLeft = 0;
+  beforeAll(async () => {
+    t = await createTestApp({ REDIS_URL: '', JOBS_BACKOFF_MS: '20' });
+    await resetDatabase(t.services);
+    await restoreFixture(t.services);
+    agents = await loginActors(t.app);
+    t.services.jobs.define('maintenance.test-flaky', {
+      schema: z.object({ n: z.number().int() }),
+      async handler({ n }) {
+        if (failuresLeft-- > 0) throw new Error('transient trouble');
+        seen.push(n);
+      },
+    });
+  });
+  afterAll(async () => { await t.close(); });
+  beforeEach(async () => {
+    seen.length = 0;
+    failuresLeft = 0;
+    await q(t, 'truncate job_outbox');
+  });
+
+  it('runs a job only after its transaction commits; a rolled-back change runs nothing', async () => {
+    const { db } = t.services.database;
+    await db.transaction(async (tx) => {
+      await t.services.jobs.enqueue(tx, 'maintenance.test-flaky', { n: 1 }, 'one');
+      tx.rollback();
+    }).catch(() => undefined);
+    await db.transaction((tx) => t.services.jobs.enqueue(tx, 'maintenance.test-flaky', { n: 2 }, 'two'));
+    await t.services.jobs.settle();
+    expect(seen).toEqual([2]);
+  });
+
+  it('the same key twice is one job', async () => {
+    const { db } = t.services.database;
+    await t.services.jobs.enqueue(db, 'maintenance.test-flaky', { n: 3 }, 'same');
+    await t.services.jobs.enqueue(db, 'maintenance.test-flaky', { n: 3 }, 'same');
+    await t.services.jobs.settle();
+    expect(seen).toEqual([3]);
+  });
+
+  it('a failing handler is retried with backoff and then succeeds', async () => {
+    failuresLeft = 2;
+    await t.services.jobs.enqueue(t.services.database.db, 'maintenance.test-flaky', { n: 4 }, 'flaky');
+    await expect.poll(async () => { await t.services.jobs.settle(); return seen; }, { timeout: 5000 }).toEqual([4]);
+    expect((await q(t, 'select status, attempts from job_outbox'))[0]).toEqual({ status: 'done', attempts: 3 });
+  });
+
+  it('a job that keeps failing lands in the failed list of the admin page, and can be retried from there', async () => {
+    failuresLeft = 100;
+    await t.services.jobs.enqueue(t.services.database.db, 'maintenance.test-flaky', { n: 5 }, 'doomed');
+    await expect.poll(async () => { await t.services.jobs.settle(); return (await q(t, 'select status from job_outbox'))[0].status; }, { timeout: 10_000 }).toBe('failed');
+    const page = await agents.admin.get('/admin/jobs');
+    expect(page.text).toContain('transient trouble');
+    expect(page.text).toContain('maintenance.test-flaky');
+    const [row] = await q(t, 'select id from job_outbox');
+    failuresLeft = 0;
+    const csrf = /<meta name="csrf-token" content="([^"]+)"/.exec(page.text)![1];
+    const retried = await agents.admin.post(`/admin/jobs/maintenance/${row.id}/retry`).type('form').send({ _csrf: csrf });
+    expect(retried.status).toBe(303);
+    await expect.poll(async () => { await t.services.jobs.settle(); return seen; }, { timeout: 5000 }).toEqual([5]);
+    expect((await agents.memberA.get('/admin/jobs')).status).toBe(403);
+  });
+
+  it('an invalid payload is refused when enqueued, and fails without retries if it reaches a handler', async () => {
+    await expect(t.services.jobs.enqueue(t.services.database.db, 'maintenance.test-flaky', { n: 'x' }, 'bad')).rejects.toThrow(/invalid payload/);
+    await q(t, `insert into job_outbox (name, payload, job_key) values ('maintenance.test-flaky', '{"n":"nope"}', 'raw')`);
+    await t.services.jobs.settle();
+    expect(await q(t, 'select status, attempts, last_error from job_outbox')).toEqual([
+      { status: 'failed', attempts: 1, last_error: expect.stringContaining('invalid payload') },
+    ]);
+  });
+
+  it('the daily cleanup empties trash older than 30 days, once per day', async () => {
+    await q(t, "insert into leads (group_id, last_name, deleted_at) values (1, 'Old', now() - interval '31 days'), (1, 'Recent', now() - interval '2 days')");
+    const { scheduleDailyCleanup } = await import('../src/jobs/maintenance.js');
+    await scheduleDailyCleanup(t.services);
+    await scheduleDailyCleanup(t.services);
+    await t.services.jobs.settle();
+    expect((await q(t, "select last_name from leads where last_name in ('Old', 'Recent')")).map((r) => r.last_name)).toEqual(['Recent']);
+    expect(await q(t, "select count(*)::int as n from job_outbox where name = 'maintenance.cleanup'")).toEqual([{ n: 1 }]);
+  });
+});
+
+/** A redis-server of the test's own on a free port, so it can be stopped and started again. */
+async function freePort() {
+  return new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+function startRedis(port: number): Promise<ChildProcess> {
+  const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  return new Promise((resolve) => setTimeout(() => resolve(p), 300));
+}
+const hasRedis = spawnable('redis-server');
+function spawnable(cmd: string) {
+  try {
+    return !!execSync(`command -v ${cmd}`, { stdio: 'pipe' }).toString().trim();
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(!hasRedis)('jobs on Redis (BullMQ) — skipped when redis-server is not installed', () => {
+  let t: TestApp;
+  let redis: ChildProcess;
+  let port: number;
+  const seen: number[] = [];
+  beforeAll(async () => {
+    port = await freePort();
+    redis = await startRedis(port);
+    t = await createTestApp({ REDIS_URL: `redis://127.0.0.1:${port}` });
+    await resetDatabase(t.services);
+    t.services.jobs.define('maintenance.test-seen', { schema: z.object({ n: z.number() }), async handler({ n }) { seen.push(n); } });
+  });
+  afterAll(async () => {
+    await t.close();
+    redis.kill('SIGKILL');
+  });
+
+  it('a job goes from the outbox to BullMQ and a worker runs the same handler', async () => {
+    const workers = t.services.jobs.startWorkers(1);
+    try {
+      await t.services.jobs.enqueue(t.services.database.db, 'maintenance.test-seen', { n: 1 }, 'r1');
+      await t.services.jobs.settle();
+      await expect.poll(() => seen, { timeout: 10_000 }).toEqual([1]);
+      expect((await q(t, "select status from job_outbox where job_key = 'maintenance.test-seen:r1'"))[0].status).toBe('dispatched');
+    } finally {
+      await Promise.all(workers.map((w) => w.close()));
+    }
+  });
+
+  it('while Redis is down the work waits in PostgreSQL, and goes once Redis is back', async () => {
+    redis.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 300));
+    await t.services.jobs.enqueue(t.services.database.db, 'maintenance.test-seen', { n: 2 }, 'r2');
+    await t.services.jobs.settle().catch(() => undefined);
+    expect((await q(t, "select status from job_outbox where job_key = 'maintenance.test-seen:r2'"))[0].status).toBe('pending');
+    // The rest of the app keeps working meanwhile.
+    expect((await (await import('supertest')).default(t.app).get('/login')).status).toBe(200);
+
+    redis = await startRedis(port);
+    const workers = t.services.jobs.startWorkers(1);
+    try {
+      await expect.poll(async () => { await t.services.jobs.settle(); return seen; }, { timeout: 15_000, interval: 500 }).toEqual([1, 2]);
+    } finally {
+      await Promise.all(workers.map((w) => w.close()));
+    }
+  });
+});
