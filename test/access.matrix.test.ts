@@ -83,6 +83,7 @@ const CLASSIFICATION: Classification = {
   'POST /comments/:id': { kind: 'record', entity: 'comment', act: 'author' },
   'POST /comments/:id/delete': { kind: 'record', entity: 'comment', act: 'author' },
   'GET /files/:id/download': { kind: 'record', entity: 'file', act: 'member' },
+  'GET /files/:id/thumbnail': { kind: 'record', entity: 'file', act: 'member' },
   'POST /files/:id/delete': { kind: 'record', entity: 'file', act: 'author' },
   // API tokens on the profile page; revoking another user's token is 404 (the id is no actor's).
   'GET /profile/tokens': { kind: 'user' },

@@ -13,7 +13,7 @@ beforeAll(async () => {
 afterAll(async () => { await t.close(); });
 beforeEach(async () => {
   await restoreFixture(t.services);
-  await t.services.database.pool.query('truncate leads, clients, comments, files, activities restart identity cascade');
+  await t.services.database.pool.query('truncate leads, clients, comments, files, activities, job_outbox restart identity cascade');
 });
 
 const q = async (sql: string, values: unknown[] = []) => (await t.services.database.pool.query(sql, values)).rows;

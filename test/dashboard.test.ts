@@ -18,7 +18,7 @@ const DAY = 86_400_000;
 /** A known fixture: leads of groups A and B with set statuses, values, owners and ages (in days). */
 beforeEach(async () => {
   await restoreFixture(t.services);
-  await q('truncate leads, clients, comments, files, activities restart identity cascade');
+  await q('truncate leads, clients, comments, files, activities, job_outbox restart identity cascade');
   const rows: [number, string, string | null, number, number | null, number][] = [
     // group, status, value, age days, owner, days since last activity
     [GROUPS.A.id, 'new', '100', 0, USERS.memberA.id, 0],

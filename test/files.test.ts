@@ -135,7 +135,7 @@ afterAll(async () => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 beforeEach(async () => {
-  await t.services.database.pool.query('truncate files, activities, comments, clients, leads restart identity cascade');
+  await t.services.database.pool.query('truncate files, activities, comments, clients, leads, job_outbox restart identity cascade');
   fs.rmSync(uploadDir, { recursive: true, force: true });
 });
 
@@ -161,16 +161,20 @@ async function client(groupId: number = GROUPS.B.id, leadId: number | null = nul
 type Upload = { name: string; data: Buffer };
 
 /** Uploads as a browser's plain form does: multipart, the CSRF token in the query. */
-function upload(actor: ActorName, url: string, files: Upload[], opts: { htmx?: boolean } = {}) {
+async function upload(actor: ActorName, url: string, files: Upload[], opts: { htmx?: boolean; lang?: string } = {}) {
   const token = tokens.get(actor)!;
   let req = agents[actor].post(opts.htmx ? url : `${url}?_csrf=${encodeURIComponent(token)}`);
   if (opts.htmx) req = req.set('HX-Request', 'true').set('x-csrf-token', token);
+  if (opts.lang) req = req.set('Accept-Language', opts.lang);
   for (const f of files) req = req.attach('files', f.data, { filename: f.name, contentType: 'application/octet-stream' });
-  return req;
+  const res = await req;
+  // Accepted files are checked by the files.process job after the upload commits: let it finish.
+  await t.services.jobs.settle();
+  return res;
 }
 
 /** A hand-made multipart body, for names a client library would rewrite (paths, raw bytes). */
-function rawUpload(actor: ActorName, url: string, files: Upload[]) {
+async function rawUpload(actor: ActorName, url: string, files: Upload[]) {
   const boundary = `----tandem${crypto.randomBytes(8).toString('hex')}`;
   const parts = files.flatMap((f) => [
     Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="${f.name}"\r\nContent-Type: application/octet-stream\r\n\r\n`, 'utf8'),
@@ -178,10 +182,12 @@ function rawUpload(actor: ActorName, url: string, files: Upload[]) {
     Buffer.from('\r\n'),
   ]);
   const body = Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]);
-  return agents[actor]
+  const res = await agents[actor]
     .post(`${url}?_csrf=${encodeURIComponent(tokens.get(actor)!)}`)
     .set('Content-Type', `multipart/form-data; boundary=${boundary}`)
     .send(body);
+  await t.services.jobs.settle();
+  return res;
 }
 
 /** Every regular file under a folder, relative to it. */
@@ -240,7 +246,12 @@ describe('uploading', () => {
     expect(rows.find((r) => r.original_name === 'offer.pdf')!.mime_type).toBe('application/pdf');
     expect(rows.find((r) => r.original_name === 'photo.png')!.mime_type).toBe('image/png');
     expect(rows.find((r) => r.original_name === 'contract.docx')!.mime_type).toBe('application/vnd.openxmlformats-officedocument.wordprocessingml.document');
-    expect(storedFiles()).toHaveLength(3);
+    // Three files, and the preview the files.process job made of the image.
+    expect(storedFiles()).toHaveLength(4);
+    expect(storedFiles().filter((f) => f.endsWith('.thumb.webp'))).toHaveLength(1);
+    const photo = rows.find((r) => r.original_name === 'photo.png')!;
+    expect((await agents.memberA.get(`/files/${photo.id}/thumbnail`)).headers['content-type']).toBe('image/webp');
+    expect((await agents.memberB.get(`/files/${photo.id}/thumbnail`)).status).toBe(404);
     expect(tempFiles()).toEqual([]);
 
     const acts = await q<{ action: string; data: { name: string }; lead_id: number; actor_id: number; group_id: number }>(
@@ -317,7 +328,7 @@ describe('uploading', () => {
   it('the size refusal is shown inside the section for htmx, in Russian too', async () => {
     const leadId = await lead();
     const big = Buffer.concat([pdf(), Buffer.alloc(1024 * 1024)]);
-    const res = await upload('memberA', `/leads/${leadId}/files`, [{ name: 'большой.pdf', data: big }], { htmx: true }).set('Accept-Language', 'ru');
+    const res = await upload('memberA', `/leads/${leadId}/files`, [{ name: 'большой.pdf', data: big }], { htmx: true, lang: 'ru' });
     expect(res.status).toBe(413);
     expect(res.text).toContain('id="files"');
     expect(res.text).toContain('data-testid="file-error"');
@@ -419,6 +430,18 @@ describe('uploading', () => {
     for (const p of everything) expect(p.startsWith(uploadDir + path.sep)).toBe(true);
     expect(fs.existsSync(path.join(root, 'data', 'etc'))).toBe(false);
     expect(fs.existsSync(path.join(uploadDir, 'etc'))).toBe(false);
+  });
+
+  it('the files.process job refuses an image that does not decode: the page says so, it never downloads', async () => {
+    const leadId = await lead();
+    // A real PNG cut after its header: it sniffs as PNG (the upload accepts it), but has no pixels to decode.
+    const broken = png().subarray(0, 33);
+    expect((await upload('memberA', `/leads/${leadId}/files`, [{ name: 'broken.png', data: broken }])).status).toBe(303);
+    const [row] = await fileRows();
+    expect(row!.status).toBe('rejected');
+    const page = await agents.memberA.get(`/leads/${leadId}`);
+    expect(page.text).toContain('data-file-status="rejected"');
+    expect((await agents.memberA.get(`/files/${row!.id}/download`)).status).toBe(404);
   });
 
   it('a Cyrillic name round-trips through the download Content-Disposition; download is a nosniff attachment', async () => {

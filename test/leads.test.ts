@@ -14,7 +14,7 @@ afterAll(async () => { await t.close(); });
 beforeEach(async () => {
   // The access fixture's own records are not wanted here: every test makes the leads it needs.
   await restoreFixture(t.services);
-  await t.services.database.pool.query('truncate leads, clients, comments, files, activities restart identity cascade');
+  await t.services.database.pool.query('truncate leads, clients, comments, files, activities, job_outbox restart identity cascade');
 });
 
 const q = async (sql: string, values: unknown[] = []) => (await t.services.database.pool.query(sql, values)).rows;

@@ -1,7 +1,9 @@
 import type { Services } from '../services.js';
 import { registerMaintenanceJobs } from './maintenance.js';
+import { registerFileJobs } from '../modules/files/files.jobs.js';
 
 /** Every job of the app. Feature modules add theirs here (their <feature>.jobs.ts). */
 export function registerJobs(services: Services) {
   registerMaintenanceJobs(services);
+  registerFileJobs(services);
 }

@@ -31,7 +31,7 @@ export async function createTestApp(
     MIGRATE_ON_START: 'false',
     // Uploads of the run go to a directory of its own, never into the working tree.
     DATA_DIR: path.join(os.tmpdir(), `tandem-test-${process.pid}`),
-    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+    // Jobs run in-process unless a test asks for Redis (REDIS_URL override): a test app has no worker.
     ...overrides,
   });
   const services = await createServices(env, createLogger('silent'), { mailer: opts.mailer });

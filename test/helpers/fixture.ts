@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
-import { storedPath } from '../../src/modules/files/files.storage.js';
+import { storedPath, thumbPath } from '../../src/modules/files/files.storage.js';
 import type { Express } from 'express';
 import type { Services } from '../../src/services.js';
 import { PASSWORD, login, type Agent } from './app.js';
@@ -84,7 +84,7 @@ export async function loginActors(app: Express): Promise<Record<ActorName, Agent
 /** Leads (live and trashed), clients, comments and files of groups A and B, exactly as the fixture says. */
 async function restoreRecords(services: Services) {
   const q = (text: string, values: unknown[] = []) => services.database.pool.query(text, values);
-  await q('truncate leads, clients, comments, files, activities restart identity cascade');
+  await q('truncate leads, clients, comments, files, activities, job_outbox restart identity cascade');
   for (const s of ['A', 'B'] as const) {
     const g = GROUPS[s].id;
     const u = s === 'A' ? USERS.subjectA.id : USERS.subjectB.id;
@@ -94,12 +94,13 @@ async function restoreRecords(services: Services) {
     await q(`insert into clients (id, group_id, owner_id, created_by_id, name, deleted_at) overriding system value values ($1, $2, $3, $3, $4, now())`, [RECORDS.trashedClient[s], g, u, `Trashed client ${s}`]);
     await q(`insert into comments (id, group_id, lead_id, author_id, body) overriding system value values ($1, $2, $3, $4, 'fixture comment')`, [RECORDS.comment[s], g, RECORDS.lead[s], u]);
     await q(
-      `insert into files (id, group_id, lead_id, uploader_id, original_name, storage_name, mime_type, size) overriding system value values ($1, $2, $3, $4, 'fixture.txt', $5, 'text/plain', 5)`,
+      `insert into files (id, group_id, lead_id, uploader_id, original_name, storage_name, mime_type, size, status, thumb_storage_name) overriding system value values ($1, $2, $3, $4, 'fixture.txt', $5, 'text/plain', 5, 'ready', $5)`,
       [RECORDS.file[s], g, RECORDS.lead[s], u, FILE_STORAGE[s]],
     );
     const stored = storedPath(services.env.UPLOAD_DIR, FILE_STORAGE[s]);
     fs.mkdirSync(path.dirname(stored), { recursive: true });
     fs.writeFileSync(stored, 'hello');
+    fs.writeFileSync(thumbPath(services.env.UPLOAD_DIR, FILE_STORAGE[s]), 'not really a webp');
   }
   for (const t of ['leads', 'clients', 'comments', 'files']) await q(`select setval(pg_get_serial_sequence('${t}', 'id'), 100)`);
 }

@@ -123,7 +123,14 @@ export const files = pgTable(
     mimeType: varchar('mime_type', { length: 120 }).notNull(),
     size: bigint('size', { mode: 'number' }).notNull(),
     sha256: varchar('sha256', { length: 64 }),
-    status: fileStatus('status').notNull().default('ready'),
+    /** pending until the files.process job has checked it; rejected files are never served. */
+    status: fileStatus('status').notNull().default('pending'),
+    rejectReason: varchar('reject_reason', { length: 200 }),
+    /** Images: their size in pixels and a small preview made by the job. */
+    width: integer('width'),
+    height: integer('height'),
+    thumbStorageName: varchar('thumb_storage_name', { length: 80 }),
+    processedAt: timestamp('processed_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('files_lead_idx').on(t.leadId, t.createdAt), index('files_client_idx').on(t.clientId, t.createdAt)],

@@ -75,6 +75,18 @@ export function filesRoutes(services: Services): Router {
     });
   });
 
+  // An image's preview, shown in the files list (same access rule as the download).
+  r.get('/files/:id/thumbnail', requireUser, async (req, res) => {
+    const path = await files.thumbnail(req.actor!, idParam(req.params.id));
+    res.setHeader('Cache-Control', 'private, max-age=3600');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    await new Promise<void>((resolve, reject) =>
+      res.sendFile(path, { cacheControl: false, dotfiles: 'allow', headers: { 'Content-Type': 'image/webp' } }, (err?: Error) =>
+        !err || res.headersSent ? resolve() : reject((err as NodeJS.ErrnoException).code === 'ENOENT' ? new NotFoundError() : err),
+      ),
+    );
+  });
+
   r.post('/files/:id/delete', requireUser, async (req, res) => {
     const actor = req.actor!;
     const { head, name } = await files.remove(actor, idParam(req.params.id));

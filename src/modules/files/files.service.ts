@@ -5,10 +5,11 @@ import type { Logger } from '../../lib/logger.js';
 import { AppError, ConflictError, NotFoundError } from '../../web/errors.js';
 import { authorize, can, type Actor } from '../access/policy.js';
 import { activityRepository } from '../records/activity.repository.js';
+import type { Jobs } from '../../jobs/jobs.js';
 import { loadRecordHead, recordPath, type RecordHead, type RecordRef } from '../records/records.js';
 import { filesRepository as repo, type FileRow, type NewFileRow } from './files.repository.js';
 import {
-  ACCEPT, checkContent, digest, extensionOf, isAllowedName, moveIntoPlace, newStorageName, removePaths, removeStoredFiles,
+  ACCEPT, thumbPath, checkContent, digest, extensionOf, isAllowedName, moveIntoPlace, newStorageName, removePaths, removeStoredFiles,
   sanitizeName, storedPath, sweepTemp, tempDir,
 } from './files.storage.js';
 
@@ -50,7 +51,7 @@ const attachTo = (head: RecordHead) => ({
   clientId: head.kind === 'client' ? head.id : null,
 });
 
-export function createFilesService(deps: { database: Database; env: Env; logger: Logger }) {
+export function createFilesService(deps: { database: Database; env: Env; logger: Logger; jobs: Jobs }) {
   const { db } = deps.database;
   const { logger } = deps;
   const uploadDir = path.resolve(deps.env.UPLOAD_DIR);
@@ -133,7 +134,7 @@ export function createFilesService(deps: { database: Database; env: Env; logger:
             mimeType: content.mime,
             size,
             sha256,
-            status: 'ready',
+            status: 'pending',
             tempPath: t.path,
           });
         }
@@ -144,11 +145,14 @@ export function createFilesService(deps: { database: Database; env: Env; logger:
             // Checked again here: the record may have been converted or trashed while the bytes arrived.
             const fresh = await loadRecordHead(tx, actor, head, 'record.edit');
             if (fresh.readOnly) throw new ConflictError('files.errors.readOnly');
-            await repo.insertMany(tx, accepted.map(({ tempPath: _t, ...row }) => row));
+            const rows = await repo.insertMany(tx, accepted.map(({ tempPath: _t, ...row }) => row));
             for (const a of accepted) {
               await activityRepository.add(tx, { ...attachTo(head), actorId: actor.id, action: 'file_added', data: { name: a.originalName } });
             }
+            // Checked again and measured by the files.process job, once this transaction has committed.
+            for (const r of rows) await deps.jobs.enqueue(tx, 'files.process', { fileId: r.id }, String(r.id));
           });
+          deps.jobs.kick();
         } catch (err) {
           await logRemovalErrors(await removePaths(moved), 'uploaded file after a failed upload');
           throw err;
@@ -163,9 +167,7 @@ export function createFilesService(deps: { database: Database; env: Env; logger:
     /** A record's files, newest first; each says whether the actor may delete it. */
     async listFor(head: RecordHead, actor?: Actor): Promise<FileItem[]> {
       const rows = await repo.listFor(db, head);
-      return rows
-        .filter((r) => r.status !== 'rejected')
-        .map(({ status: _s, ...r }) => ({
+      return rows.map((r) => ({
           ...r,
           ext: extensionOf(r.originalName),
           canDelete: !head.readOnly && !!actor && can(actor, 'attachment.manage', fileSubject(head, r.uploaderId)),
@@ -193,6 +195,14 @@ export function createFilesService(deps: { database: Database; env: Env; logger:
       const head = await headOf(actor, file);
       if (file.status !== 'ready') throw new NotFoundError();
       return { head, path: storedPath(uploadDir, file.storageName), name: file.originalName, mimeType: file.mimeType, size: file.size };
+    },
+
+    /** An image's preview (made by files.process): the same access rule as the download. */
+    async thumbnail(actor: Actor, id: number) {
+      const file = await findFile(id);
+      await headOf(actor, file);
+      if (file.status !== 'ready' || !file.thumbStorageName) throw new NotFoundError();
+      return thumbPath(uploadDir, file.thumbStorageName);
     },
 
     /**

@@ -99,6 +99,11 @@ export async function digest(file: string): Promise<{ sha256: string; size: numb
   return { sha256: hash.digest('hex'), size };
 }
 
+/** An image's preview, made by the files.process job; it goes with its file. */
+export function thumbPath(uploadDir: string, storageName: string): string {
+  return path.resolve(storedPath(uploadDir, storageName) + '.thumb.webp');
+}
+
 /** Moves an accepted temp file to its place; the folder is made on first use. Same file system: a rename. */
 export async function moveIntoPlace(uploadDir: string, tempPath: string, storageName: string): Promise<string> {
   const dest = storedPath(uploadDir, storageName);
@@ -123,7 +128,7 @@ export async function removeStoredFiles(uploadDir: string, storageNames: string[
   const paths: string[] = [];
   for (const n of storageNames) {
     try {
-      paths.push(storedPath(uploadDir, n));
+      paths.push(storedPath(uploadDir, n), thumbPath(uploadDir, n));
     } catch {
       // not one of ours: nothing to remove
     }
