@@ -19,6 +19,10 @@ import { leadsRoutes } from './modules/leads/leads.routes.js';
 import { clientsRoutes } from './modules/clients/clients.routes.js';
 import { exportsRoutes } from './modules/exports/exports.routes.js';
 import { recordsRoutes } from './modules/records/records.routes.js';
+import { bearerAuth } from './modules/tokens/tokens.middleware.js';
+import { tokensRoutes } from './modules/tokens/tokens.routes.js';
+import { apiRoutes } from './modules/api/api.routes.js';
+import { notificationsRoutes } from './modules/notifications/notifications.routes.js';
 
 import { ROOT } from './lib/paths.js';
 
@@ -90,9 +94,11 @@ export function createApp(services: Services, opts: { extraRoutes?: (app: Expres
   app.use(sessionMiddleware(env, services.database));
   app.use(saveBeforeRedirect);
   app.use(currentUser(env, services.users));
+  // On /api/ paths, `Authorization: Bearer <token>` authenticates as the token's user (before CSRF, which it skips).
+  app.use(bearerAuth(services.tokens, services.users));
   app.use(locale());
   app.use(csrf());
-  app.use(viewLocals(env));
+  app.use(viewLocals(env, { unreadCount: services.notifications.unreadCount }));
 
   // 6. Features. Every router is mounted at the root and spells out full paths, so the authorization matrix
   // test can list every route from app.router, and each route names its guard (web/guards.ts).
@@ -108,6 +114,9 @@ export function createApp(services: Services, opts: { extraRoutes?: (app: Expres
   app.use(exportsRoutes(services));
   app.use(clientsRoutes(services));
   app.use(recordsRoutes(services));
+  app.use(tokensRoutes(services));
+  app.use(notificationsRoutes(services));
+  app.use(apiRoutes(services));
   // A seam for tests that need a route of their own in the real middleware stack.
   opts.extraRoutes?.(app);
 

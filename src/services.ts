@@ -17,6 +17,7 @@ import { createFilesService, type FilesService } from './modules/files/files.ser
 import { createLeadsService, type LeadsService } from './modules/leads/leads.service.js';
 import { createClientsService, type ClientsService } from './modules/clients/clients.service.js';
 import { createExportsService, type ExportsService } from './modules/exports/exports.service.js';
+import { createNotificationsService, type NotificationsService } from './modules/notifications/notifications.service.js';
 import { createDashboardService, type DashboardService } from './modules/dashboard/dashboard.service.js';
 import { createCommentsService, type CommentsService } from './modules/records/comments.js';
 import { createTokensService, type TokensService } from './modules/tokens/tokens.service.js';
@@ -46,6 +47,7 @@ export interface Services {
   idempotency: IdempotencyService;
   activity: { timeline(head: RecordHead): ReturnType<typeof activityRepository.timeline> };
   jobs: Jobs;
+  notifications: NotificationsService;
   sessionCookieName: string;
   readiness(): Promise<Record<string, 'ok' | 'error'>>;
   close(): Promise<void>;
@@ -65,11 +67,13 @@ export async function createServices(env: Env, logger: Logger, opts: { migrate?:
 
   const mailer = opts.mailer ?? createMailer({ smtpUrl: env.SMTP_URL, from: env.MAIL_FROM, logger });
   const hasher = passwordHasher({ memoryCost: env.ARGON2_MEMORY_KIB, timeCost: env.ARGON2_TIME_COST });
-  const files = createFilesService({ database, env, logger });
+  const jobs = createJobs({ database, logger, redisUrl: env.REDIS_URL, backoffMs: env.JOBS_BACKOFF_MS, pollMs: env.JOBS_POLL_MS });
+  // In the app and by email; producers notify inside their transactions (see notifications.service.ts).
+  const notifications = createNotificationsService({ database, jobs, mailer, env, logger });
+  const files = createFilesService({ database, env, logger, jobs });
   const removeStoredFiles = (names: string[]) => files.removeStoredFiles(names);
 
-  const exportsService = createExportsService({ database, env, logger, mailer });
-  const jobs = createJobs({ database, logger, redisUrl: env.REDIS_URL, backoffMs: env.JOBS_BACKOFF_MS, pollMs: env.JOBS_POLL_MS });
+  const exportsService = createExportsService({ database, env, logger, notifications });
 
   const services: Services = {
     env,
@@ -82,17 +86,18 @@ export async function createServices(env: Env, logger: Logger, opts: { migrate?:
     users: createUsersService({ database, hasher }),
     admin: createAdminService({ database }),
     // Kinds of group data (leads, clients): group deletion moves or deletes each.
-    groups: createGroupsService({ database, dataKinds: recordGroupDataKinds, removeStoredFiles }),
+    groups: createGroupsService({ database, dataKinds: recordGroupDataKinds, removeStoredFiles, notifications }),
     files,
-    leads: createLeadsService({ database, removeStoredFiles }),
-    clients: createClientsService({ database }),
+    leads: createLeadsService({ database, removeStoredFiles, notifications }),
+    clients: createClientsService({ database, notifications }),
     exports: exportsService,
     dashboard: createDashboardService({ database }),
-    comments: createCommentsService({ database }),
+    comments: createCommentsService({ database, notifications }),
     tokens: createTokensService({ database }),
     idempotency: createIdempotencyService({ database }),
     activity: { timeline: (head) => activityRepository.timeline(database.db, head) },
     jobs,
+    notifications,
     sessionCookieName: sessionCookieName(env),
     async readiness() {
       const checks: Record<string, 'ok' | 'error'> = {};

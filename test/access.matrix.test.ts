@@ -89,6 +89,11 @@ const CLASSIFICATION: Classification = {
   'GET /profile/tokens': { kind: 'user' },
   'POST /profile/tokens': { kind: 'user' },
   'POST /profile/tokens/:id/revoke': { kind: 'own' },
+  // Notifications: each user's own; reading someone else's is 404 (the id is no actor's). Email settings on the profile.
+  'GET /notifications': { kind: 'user' },
+  'POST /notifications/read-all': { kind: 'user' },
+  'POST /notifications/:id/read': { kind: 'own' },
+  'POST /profile/notifications': { kind: 'user' },
   // The JSON API: the same rules as the pages; anonymous gets 401 (matches() knows /api/ paths).
   'GET /api/openapi.json': { kind: 'public' },
   'GET /api/docs': { kind: 'public' },

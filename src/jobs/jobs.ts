@@ -1,4 +1,4 @@
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job, type WorkerOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { and, desc, eq, lte, sql } from 'drizzle-orm';
 import type { z } from 'zod';
@@ -192,8 +192,11 @@ export function createJobs(opts: JobsOptions) {
       producer?.disconnect();
     },
 
-    /** The BullMQ workers (npm run worker): one per queue, same handlers, payload validated first. */
-    startWorkers(concurrency = 4) {
+    /**
+     * The BullMQ workers (npm run worker): one per queue, same handlers, payload validated first. `options`
+     * overrides BullMQ's lock and stall settings (tests shorten lockDuration and stalledInterval); defaults otherwise.
+     */
+    startWorkers(concurrency = 4, options: Pick<WorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount'> = {}) {
       const workers = QUEUES.map(
         (name) =>
           new Worker(
@@ -207,7 +210,7 @@ export function createJobs(opts: JobsOptions) {
               }
             },
             // Workers wait for Redis as long as it takes (maxRetriesPerRequest: null, as BullMQ requires).
-            { connection: workerConnection(), concurrency },
+            { connection: workerConnection(), concurrency, ...options },
           ),
       );
       for (const w of workers) w.on('failed', (job, err) => logger.warn({ job: job?.name, id: job?.id, err: err.message }, 'jobs: job failed'));

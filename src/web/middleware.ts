@@ -6,6 +6,7 @@ import type { User } from '../modules/users/users.repository.js';
 import type { UsersService } from '../modules/users/users.service.js';
 import type { Actor } from '../modules/access/policy.js';
 import { AppError, CsrfError } from './errors.js';
+import { NOTIFICATION_KINDS } from '../db/schema/jobs.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -75,6 +76,8 @@ export function csrf(): RequestHandler {
   return (req, res, next) => {
     const token = () => (req.session.csrfToken ??= crypto.randomBytes(32).toString('base64url'));
     res.locals.csrfToken = token;
+    // A request authenticated by a Bearer token (modules/tokens) carries no ambient credential: nothing to forge.
+    if (req.apiToken) return next();
     if (SAFE_METHODS.has(req.method)) return next();
     // Multipart bodies are parsed later (by the upload route), so uploads send the token in the header
     // (htmx) or, for the plain-form fallback, in the query string.
@@ -92,7 +95,7 @@ export function flash(req: Request, type: 'success' | 'error' | 'info', key: str
 }
 
 /** What every template can use: the translator, formatters, the user, flash messages, the navigation. */
-export function viewLocals(env: Env): RequestHandler {
+export function viewLocals(env: Env, opts: { unreadCount?: (userId: number) => Promise<number> } = {}): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const t = translator(req.locale);
     const f = formatters(req.locale);
@@ -115,6 +118,24 @@ export function viewLocals(env: Env): RequestHandler {
       if (req.session?.flash) delete req.session.flash;
       return list;
     };
+    res.locals.notificationKinds = NOTIFICATION_KINDS;
+    // The bell's unread count: one bounded query on a partial index, made only when a whole page is rendered
+    // for a signed-in user (never for redirects, JSON, or fragments, whose view names start with "_").
+    const user = req.user;
+    const countUnread = opts.unreadCount;
+    if (user && countUnread) {
+      const render = res.render.bind(res) as (view: string, ...rest: unknown[]) => void;
+      res.render = ((view: string, ...rest: unknown[]) => {
+        if (/(^|\/)_/.test(view)) return render(view, ...rest);
+        countUnread(user.id)
+          .then(
+            (n) => void (res.locals.unreadCount = n),
+            (err) => req.log?.warn({ err }, 'unread notifications not counted'),
+          )
+          .then(() => render(view, ...rest))
+          .catch((err) => req.next?.(err));
+      }) as Response['render'];
+    }
     next();
   };
 }

@@ -4,3 +4,4 @@ export * from './sessions.js';
 export * from './records.js';
 export * from './exports.js';
 export * from './jobs.js';
+export * from './tokens.js';

@@ -10,11 +10,24 @@ import type { ClientInput, ClientListQuery } from './clients.schemas.js';
 import { and, desc, gte, inArray, isNotNull } from 'drizzle-orm';
 import { clients } from '../../db/schema/index.js';
 import { TRASH_DAYS } from '../leads/leads.service.js';
+import type { Notifier } from '../notifications/notifications.service.js';
 
 const TRACKED: (keyof Client)[] = ['name', 'company', 'email', 'phone', 'address', 'website', 'status', 'notes', 'ownerId', 'groupId'];
 
-export function createClientsService(deps: { database: Database }) {
+export function createClientsService(deps: { database: Database; notifications?: Notifier }) {
   const { db } = deps.database;
+
+  /** The owner hears that the client is theirs now, unless they gave it to themselves (in the transaction). */
+  async function notifyOwner(tx: Tx, actor: Actor, client: Client, dedupeKey: string) {
+    await deps.notifications?.notify(tx, {
+      userId: client.ownerId,
+      actorId: actor.id,
+      kind: 'assigned',
+      data: { recordKind: 'client', recordName: client.name },
+      link: `/clients/${client.id}`,
+      dedupeKey,
+    });
+  }
 
   async function nameOf(tx: Tx, table: typeof users | typeof groups, id: number | null) {
     if (!id) return null;
@@ -39,18 +52,21 @@ export function createClientsService(deps: { database: Database }) {
 
     async create(actor: Actor, input: ClientInput): Promise<Client> {
       checkGroup(actor, input.groupId);
-      return db.transaction(async (tx) => {
+      const created = await db.transaction(async (tx) => {
         const ownerId = input.ownerId === undefined ? actor.id : input.ownerId;
         await checkOwner(tx, input.groupId, ownerId);
         const client = await repo.insert(tx, { ...input, ownerId, createdById: actor.id });
         await activityRepository.add(tx, { groupId: client.groupId, clientId: client.id, actorId: actor.id, action: 'created' });
+        await notifyOwner(tx, actor, client, `assigned:client:${client.id}:created`);
         return client;
       });
+      deps.notifications?.kick();
+      return created;
     },
 
     /** The same rules as a lead's edit: moving groups and changing the owner need the right to reassign. */
     async update(actor: Actor, id: number, input: ClientInput): Promise<Client> {
-      return db.transaction(async (tx) => {
+      const updated = await db.transaction(async (tx) => {
         const before = await repo.lockById(tx, id);
         if (!before) throw new NotFoundError();
         authorize(actor, 'record.edit', before);
@@ -68,8 +84,11 @@ export function createClientsService(deps: { database: Database }) {
           if (changes.groupId) changes.groupId = [await nameOf(tx, groups, before.groupId), await nameOf(tx, groups, after.groupId)];
           await activityRepository.add(tx, { groupId: after.groupId, clientId: id, actorId: actor.id, action: 'updated', data: { changes } });
         }
+        if (after.ownerId !== before.ownerId) await notifyOwner(tx, actor, after, `assigned:client:${id}:${after.updatedAt.getTime()}`);
         return after;
       });
+      deps.notifications?.kick();
+      return updated;
     },
 
     async trash(actor: Actor, id: number) {

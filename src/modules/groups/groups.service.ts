@@ -4,10 +4,11 @@ import { authorize, type Actor } from '../access/policy.js';
 import { usersRepository } from '../users/users.repository.js';
 import type { GroupDataKind } from './group-data.js';
 import { groupsRepository as repo } from './groups.repository.js';
+import type { Notifier } from '../notifications/notifications.service.js';
 
 type GroupInput = { name: string; description: string; visibility: 'all' | 'own' };
 
-export function createGroupsService(deps: { database: Database; dataKinds: GroupDataKind[]; removeStoredFiles: (names: string[]) => Promise<void> }) {
+export function createGroupsService(deps: { database: Database; dataKinds: GroupDataKind[]; removeStoredFiles: (names: string[]) => Promise<void>; notifications?: Notifier }) {
   const { db } = deps.database;
 
   /** Loads a group the actor may see (404 otherwise) and checks the action (403 when not allowed). */
@@ -91,10 +92,23 @@ export function createGroupsService(deps: { database: Database; dataKinds: Group
     },
 
     async addMember(actor: Actor, id: number, input: { userId?: number; email?: string; role: 'manager' | 'member' }) {
-      await load(actor, id, 'groups.manage');
+      const group = await load(actor, id, 'groups.manage');
       const user = input.userId ? await usersRepository.findById(db, input.userId) : await usersRepository.findByEmail(db, input.email ?? '');
       if (!user) throw new ValidationError({ email: { key: 'groups.unknownUser' } });
-      if (!(await repo.addMember(db, id, user.id, input.role))) throw new ValidationError({ email: { key: 'groups.alreadyMember', params: { name: user.name } } });
+      // The membership and the new member's notification commit together.
+      await db.transaction(async (tx) => {
+        if (!(await repo.addMember(tx, id, user.id, input.role))) throw new ValidationError({ email: { key: 'groups.alreadyMember', params: { name: user.name } } });
+        await deps.notifications?.notify(tx, {
+          userId: user.id,
+          actorId: actor.id,
+          kind: 'added_to_group',
+          data: { groupName: group.name, role: input.role },
+          link: `/groups/${id}`,
+          // A later removal and re-adding is a new event.
+          dedupeKey: `added_to_group:${id}:${Date.now()}`,
+        });
+      });
+      deps.notifications?.kick();
       return user;
     },
 

@@ -7,6 +7,7 @@ import { activityRepository, diff } from '../records/activity.repository.js';
 import { clientsRepository } from '../clients/clients.repository.js';
 import { leadsRepository as repo, type Lead } from './leads.repository.js';
 import type { ConvertInput, LeadInput, LeadListQuery } from './leads.schemas.js';
+import type { Notifier } from '../notifications/notifications.service.js';
 
 export const TRASH_DAYS = 30;
 const TRACKED: (keyof Lead)[] = ['firstName', 'lastName', 'email', 'phone', 'company', 'source', 'status', 'value', 'description', 'ownerId', 'groupId'];
@@ -15,6 +16,8 @@ export interface LeadsDeps {
   database: Database;
   /** Removes stored files after a permanent delete has committed (the files module provides it). */
   removeStoredFiles?: (storageNames: string[]) => Promise<void>;
+  /** Tells a new owner about their lead (in the transaction; kick after commit). */
+  notifications?: Notifier;
 }
 
 export function createLeadsService(deps: LeadsDeps) {
@@ -29,6 +32,18 @@ export function createLeadsService(deps: LeadsDeps) {
   /** The owner must belong to the record's group; none means unassigned. */
   async function checkOwner(tx: Tx, groupId: number, ownerId: number | null | undefined) {
     if (ownerId && !(await repo.isMember(tx, groupId, ownerId))) throw new ValidationError({ ownerId: { key: 'leads.ownerNotMember' } });
+  }
+
+  /** The owner hears that the lead is theirs now, unless they gave it to themselves. */
+  async function notifyOwner(tx: Tx, actor: Actor, lead: Lead, dedupeKey: string) {
+    await deps.notifications?.notify(tx, {
+      userId: lead.ownerId,
+      actorId: actor.id,
+      kind: 'assigned',
+      data: { recordKind: 'lead', recordName: leadName(lead) },
+      link: `/leads/${lead.id}`,
+      dedupeKey,
+    });
   }
 
   /** A group the actor may create records in; otherwise the form says so (never a silent move). */
@@ -67,13 +82,16 @@ export function createLeadsService(deps: LeadsDeps) {
 
     async create(actor: Actor, input: LeadInput): Promise<Lead> {
       checkGroup(actor, input.groupId);
-      return db.transaction(async (tx) => {
+      const created = await db.transaction(async (tx) => {
         const ownerId = input.ownerId === undefined ? actor.id : input.ownerId;
         await checkOwner(tx, input.groupId, ownerId);
         const lead = await repo.insert(tx, { ...input, ownerId, createdById: actor.id });
         await activityRepository.add(tx, { groupId: lead.groupId, leadId: lead.id, actorId: actor.id, action: 'created' });
+        await notifyOwner(tx, actor, lead, `assigned:lead:${lead.id}:created`);
         return lead;
       });
+      deps.notifications?.kick();
+      return created;
     },
 
     /**
@@ -81,7 +99,7 @@ export function createLeadsService(deps: LeadsDeps) {
      * needs the right to reassign here and membership there; changing the owner needs the right to reassign.
      */
     async update(actor: Actor, id: number, input: LeadInput): Promise<Lead> {
-      return db.transaction(async (tx) => {
+      const updated = await db.transaction(async (tx) => {
         const before = await repo.lockById(tx, id);
         if (!before) throw new NotFoundError();
         const subject = { groupId: before.groupId, ownerId: before.ownerId, createdById: before.createdById };
@@ -102,8 +120,11 @@ export function createLeadsService(deps: LeadsDeps) {
           if (changes.groupId) changes.groupId = [await nameOf(tx, groups, before.groupId), await nameOf(tx, groups, after.groupId)];
           await activityRepository.add(tx, { groupId: after.groupId, leadId: id, actorId: actor.id, action: 'updated', data: { changes } });
         }
+        if (after.ownerId !== before.ownerId) await notifyOwner(tx, actor, after, `assigned:lead:${id}:${after.updatedAt.getTime()}`);
         return after;
       });
+      deps.notifications?.kick();
+      return updated;
     },
 
     /** Changes only the status (the board, quick actions): the same policy and the same activity log. */
@@ -204,6 +225,10 @@ export function clientValuesFrom(lead: Lead): ConvertInput {
     notes: lead.description,
   };
 }
+
+/** How a lead is named to people: the person, else the company, else its number. */
+export const leadName = (lead: Pick<Lead, 'id' | 'firstName' | 'lastName' | 'company'>) =>
+  [lead.firstName, lead.lastName].filter(Boolean).join(' ') || lead.company || `#${lead.id}`;
 
 /** 409 for a converted lead, with the way to its client. */
 export const alreadyConverted = (lead: Pick<Lead, 'clientId'>) =>

@@ -5,7 +5,10 @@ import { comments, users } from '../../db/schema/index.js';
 import { ConflictError, NotFoundError } from '../../web/errors.js';
 import { authorize, can, type Actor } from '../access/policy.js';
 import { activityRepository } from './activity.repository.js';
-import { attachColumn, loadRecordHead, type RecordHead, type RecordRef } from './records.js';
+import { attachColumn, loadRecordHead, recordPath, type RecordHead, type RecordRef } from './records.js';
+import { clients, leads, memberships } from '../../db/schema/index.js';
+import type { Notifier } from '../notifications/notifications.service.js';
+import { leadName } from '../leads/leads.service.js';
 
 /** Plain text, at most 10,000 characters; line breaks kept. */
 export const commentInput = z.object({ body: z.string().trim().min(1, 'validation.required').max(10_000, 'validation.commentTooLong') });
@@ -28,8 +31,33 @@ export const commentsRepository = {
 };
 
 /** Comments are one implementation for leads and clients: the record head says which. */
-export function createCommentsService(deps: { database: Database }) {
+export function createCommentsService(deps: { database: Database; notifications?: Notifier }) {
   const { db } = deps.database;
+
+  /**
+   * The record's owner hears of someone else's comment, if they are still in the record's group (an owner who
+   * left it must not read its comments by email).
+   */
+  async function notifyOwner(tx: DbOrTx, actor: Actor, head: RecordHead, commentId: number, body: string) {
+    if (!deps.notifications || !head.ownerId || head.ownerId === actor.id) return;
+    const [member] = await tx
+      .select({ userId: memberships.userId })
+      .from(memberships)
+      .where(and(eq(memberships.groupId, head.groupId), eq(memberships.userId, head.ownerId)));
+    if (!member) return;
+    const recordName =
+      head.kind === 'lead'
+        ? leadName((await tx.select().from(leads).where(eq(leads.id, head.id)))[0]!)
+        : (await tx.select({ name: clients.name }).from(clients).where(eq(clients.id, head.id)))[0]!.name;
+    await deps.notifications.notify(tx, {
+      userId: head.ownerId,
+      actorId: actor.id,
+      kind: 'commented',
+      data: { recordKind: head.kind, recordName, excerpt: excerpt(body) },
+      link: recordPath(head),
+      dedupeKey: `commented:${commentId}`,
+    });
+  }
 
   /** The comment and the record it is shown on (the client once its lead is converted). */
   async function load(actor: Actor, id: number) {
@@ -49,7 +77,7 @@ export function createCommentsService(deps: { database: Database }) {
     },
 
     async add(actor: Actor, ref: RecordRef, body: string) {
-      return db.transaction(async (tx) => {
+      const added = await db.transaction(async (tx) => {
         const head = await loadRecordHead(tx, actor, ref, 'record.edit');
         if (head.readOnly) throw new ConflictError('leads.readOnly');
         const [row] = await tx
@@ -59,8 +87,11 @@ export function createCommentsService(deps: { database: Database }) {
         await activityRepository.add(tx, {
           groupId: head.groupId, [head.kind === 'lead' ? 'leadId' : 'clientId']: head.id, actorId: actor.id, action: 'commented', data: { excerpt: excerpt(body) },
         });
+        await notifyOwner(tx, actor, head, row!.id, body);
         return row!;
       });
+      deps.notifications?.kick();
+      return added;
     },
 
     async get(actor: Actor, id: number) {
