@@ -212,7 +212,8 @@ async function seed(s: Services) {
       if (steps.length && chance(0.7)) {
         const n = 1 + Math.floor(rand() * 4);
         for (let k = 0; k < n; k++) {
-          const author = actors.get(chance(0.7) ? actor.id : pick(members))!;
+          // The owner, or the manager (in an "own records" group other members do not even see the lead).
+          const author = actors.get(chance(0.7) ? actor.id : managerOf(g.name))!;
           await s.comments.add(author, { kind: 'lead', id: lead.id }, pick(lang === 'ru' ? RU_COMMENTS : EN_COMMENTS));
           commentCount++;
         }
@@ -243,7 +244,8 @@ async function seed(s: Services) {
 
   // 30 conversions (history goes with them), then 20 clients that never were leads.
   let clientCount = 0;
-  for (const { id, actor } of convertible.slice(0, 30)) {
+  const conversions = convertible.slice(0, 30);
+  for (const { id, actor } of conversions) {
     await s.leads.convert(actor, id);
     clientCount++;
   }
@@ -275,7 +277,7 @@ async function seed(s: Services) {
 
   process.stdout.write(
     `demo data ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${GROUPS.length} groups, ${PEOPLE.length} users, ${leadCount} leads, ` +
-      `${clientCount} clients (30 converted from leads), ${commentCount} comments, ${fileCount} files.\n\n` +
+      `${clientCount} clients (${conversions.length} converted from leads), ${commentCount} comments, ${fileCount} files.\n\n` +
       `Sign in at ${env.APP_URL}/login with any of these (password for all: ${DEMO_PASSWORD}):\n\n`,
   );
   for (const p of PEOPLE) {

@@ -7,7 +7,9 @@ import { parse as parseDisposition } from 'content-disposition';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestApp, csrfFrom, login, resetDatabase, type Agent, type TestApp } from './helpers/app.js';
 import { GROUPS, USERS, loginActors, restoreFixture, type ActorName } from './helpers/fixture.js';
-import { neutralise } from '../src/modules/exports/exports.format.js';
+import { stringify as csvStringify } from 'csv-stringify/sync';
+import { csvRecord, neutralise } from '../src/modules/exports/exports.format.js';
+import { timestampToIso } from '../src/modules/exports/exports.stream.js';
 
 /* ---------- Reading what the export sends ---------- */
 
@@ -127,6 +129,34 @@ async function pollUntil(agent: Agent, id: string, status: 'done' | 'failed', ti
 async function csrfOf(agent: Agent, url = '/exports') {
   return csrfFrom((await agent.get(url)).text);
 }
+
+/* ---------- The writers' building blocks ---------- */
+
+describe('CSV records and timestamps', () => {
+  it('a record is what csv-stringify writes for RFC 4180, line breaks always quoted (both delimiters)', () => {
+    const cells = ['', 'plain', 'a,b', 'a;b', 'say "hi"', 'line\nbreak', 'cr\rhere', 'crlf\r\nboth', ' spaced ', 'Кириллица, «ёлка»', '"', "'=1+1", '😀'];
+    for (const delimiter of [',', ';'] as const) {
+      const mine = [cells, [...cells].reverse()].map((r) => csvRecord(r, delimiter)).join('');
+      // csv-stringify quotes a bare CR or LF only when told to; spreadsheets read either as a line break.
+      expect(mine).toBe(csvStringify([cells, [...cells].reverse()], { delimiter, record_delimiter: '\r\n', quoted_match: /[\r\n]/ }));
+      expect(parseCsv(mine, delimiter)).toEqual([cells, [...cells].reverse()]);
+    }
+  });
+
+  it('timestamps are ISO 8601 in UTC with milliseconds, as Date#toISOString writes them', () => {
+    expect(timestampToIso('2026-11-26 08:12:37.870123+00')).toBe('2026-11-26T08:12:37.870Z');
+    expect(timestampToIso('2026-11-26 08:12:37.8+00')).toBe('2026-11-26T08:12:37.800Z');
+    expect(timestampToIso('2026-11-26 08:12:37+00')).toBe('2026-11-26T08:12:37.000Z');
+    // Another session time zone goes through pg's parser.
+    expect(timestampToIso('2026-11-26 11:12:37.87+03')).toBe('2026-11-26T08:12:37.870Z');
+    expect(timestampToIso('2026-11-26 02:42:37.87-05:30')).toBe('2026-11-26T08:12:37.870Z');
+  });
+
+  it('neutralises exactly the cells that start with = + - @, a tab or a carriage return', () => {
+    for (const s of ['=1', '+7', '-2', '@x', '\tx', '\rx']) expect(neutralise(s)).toBe(`'${s}`);
+    for (const s of ['', 'a=1', ' =1', "'=1", '1-2', 'Иван']) expect(neutralise(s)).toBe(s);
+  });
+});
 
 /* ---------- Sync exports ---------- */
 

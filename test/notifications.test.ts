@@ -225,6 +225,7 @@ describe('notifications with the in-process job engine', () => {
     expect(n).toMatchObject({ kind: 'export_ready', link: `/exports/${exportId}`, data: { status: 'done' } });
     expect(inbox.map((m) => [m.to, m.subject])).toEqual([[USERS.managerA.email, 'Tandem CRM: Your export of clients is ready to download']]);
     expect(inbox[0]!.text).toContain(`${APP_URL}/exports/${exportId}`);
+    expect(inbox[0]!.text).toContain('The file is kept for 24 hours.');
   });
 
   it('(b) a rolled-back change sends nothing: neither a notification nor a job nor a mail', async () => {

@@ -1,9 +1,32 @@
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type pg from 'pg';
+import pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import { columnsFor, csvTransform, jsonTransform, xlsxConsumer, type ExportFormat } from './exports.format.js';
+
+const TIMESTAMPTZ_OID = 1184;
+const parseTimestamp = pg.types.getTypeParser(TIMESTAMPTZ_OID, 'text') as (v: string) => Date;
+// PostgreSQL's text form of a UTC timestamptz (DateStyle ISO, TimeZone UTC): 2026-11-26 08:12:37.870123+00
+const UTC_TEXT = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/;
+
+/**
+ * A timestamptz as ISO 8601 in UTC with milliseconds, exactly as Date#toISOString writes it. The export reads
+ * two per row, so the common case (a UTC session) is rewritten as text instead of going through a Date;
+ * anything else (another time zone, infinity, BC) takes pg's own parser.
+ */
+export function timestampToIso(v: string): string {
+  const m = UTC_TEXT.exec(v);
+  if (m) return `${m[1]}T${m[2]}.${(m[3] ?? '').slice(0, 3).padEnd(3, '0')}Z`;
+  const d = parseTimestamp(v);
+  return d instanceof Date && !Number.isNaN(d.getTime()) ? d.toISOString() : String(v);
+}
+
+/** pg's type parsers, with timestamptz read straight into ISO text. */
+const EXPORT_TYPES = {
+  getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+    oid === TIMESTAMPTZ_OID && format !== 'binary' ? timestampToIso : pg.types.getTypeParser(oid, format ?? 'text'),
+};
 
 /** What the streamer needs of a Drizzle select: its SQL and the names of its fields, in order. */
 export interface ExportQuery {
@@ -76,7 +99,7 @@ export async function streamExport(pool: pg.Pool, query: ExportQuery, format: Ex
   const sink = forwardTo(out);
   const client = await pool.connect();
   let dbError: Error | undefined;
-  const rows = new QueryStream(text, params as unknown[], { rowMode: 'array', batchSize: BATCH_SIZE });
+  const rows = new QueryStream(text, params as unknown[], { rowMode: 'array', batchSize: BATCH_SIZE, types: EXPORT_TYPES });
   rows.on('error', (err) => {
     // Errors that came from the database (not from our own destroy after an abort) taint the connection.
     if (!ac.signal.aborted && (err as { code?: string }).code !== 'ABORT_ERR') dbError ??= err;

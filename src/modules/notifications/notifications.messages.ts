@@ -47,8 +47,12 @@ export function mailOf(
   const base = appUrl.replace(/\/+$/, '');
   const { key, params } = messageOf(n);
   const message = t(key, params);
-  // A comment's first words travel with it, quoted the way mail clients quote.
-  const details = params.excerpt ? `\n\n> ${params.excerpt.replace(/\n/g, '\n> ')}` : '';
+  // A comment's first words travel with it, quoted the way mail clients quote; an export says how long it is kept.
+  const details = params.excerpt
+    ? `\n\n> ${params.excerpt.replace(/\n/g, '\n> ')}`
+    : key === 'notifications.text.exportReady'
+      ? `\n${t('notifications.mail.exportKept')}`
+      : '';
   const link = `${base}${n.link ?? '/notifications'}`;
   return {
     subject: t('notifications.mail.subject', { message: oneLine(message) }),

@@ -3,7 +3,7 @@ import type { Services } from '../../services.js';
 import { pageQuery } from '../../lib/pagination.js';
 import { parseInput } from '../../web/forms.js';
 import { requireUser } from '../../web/guards.js';
-import { flash } from '../../web/middleware.js';
+import { flash, safeNext } from '../../web/middleware.js';
 import { idParam } from '../../web/params.js';
 import { emailSettingsInput } from './notifications.schemas.js';
 
@@ -26,7 +26,9 @@ export function notificationsRoutes(services: Services): Router {
 
   /** Opening a notification: marked read, then on to what it is about. Someone else's: 404. */
   r.post('/notifications/:id/read', requireUser, async (req, res) => {
-    res.redirect(303, await notifications.open(req.user!.id, idParam(req.params.id)));
+    const link = await notifications.open(req.user!.id, idParam(req.params.id));
+    // Links are local paths written by the app; safeNext keeps it that way.
+    res.redirect(303, safeNext(link, '/notifications'));
   });
 
   r.post('/profile/notifications', requireUser, async (req, res) => {

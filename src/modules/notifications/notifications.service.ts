@@ -8,7 +8,6 @@ import type { Mailer } from '../../lib/mailer.js';
 import { offsetOf, toPage, type PageQuery } from '../../lib/pagination.js';
 import type { Jobs } from '../../jobs/jobs.js';
 import { NotFoundError } from '../../web/errors.js';
-import { safeNext } from '../../web/middleware.js';
 import { NOTIFICATION_KINDS, mailOf, messageOf, type NotificationKind } from './notifications.messages.js';
 import { notificationsRepository as repo } from './notifications.repository.js';
 
@@ -110,11 +109,11 @@ export function createNotificationsService(deps: Deps) {
       return toPage(rows, total, q, '/notifications', {});
     },
 
-    /** Marks the user's notification read and says where it leads; someone else's is a 404. */
-    async open(userId: number, id: number): Promise<string> {
+    /** Marks the user's notification read and returns its link; someone else's is a 404. */
+    async open(userId: number, id: number): Promise<string | null> {
       const row = await repo.markRead(db, userId, id);
       if (!row) throw new NotFoundError();
-      return safeNext(row.link, '/notifications');
+      return row.link;
     },
 
     markAllRead: (userId: number) => repo.markAllRead(db, userId),
