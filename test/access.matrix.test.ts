@@ -63,6 +63,8 @@ const CLASSIFICATION: Classification = {
   'POST /leads/:id/convert': { kind: 'record', entity: 'lead', act: 'member' },
   'POST /leads/:id/comments': { kind: 'record', entity: 'lead', act: 'member' },
   'POST /leads/:id/files': { kind: 'record', entity: 'lead', act: 'member' },
+  'GET /leads/:id/files': { kind: 'record', entity: 'lead', act: 'member' },
+  'GET /clients/:id/files': { kind: 'record', entity: 'client', act: 'member' },
   'GET /clients': { kind: 'user' },
   'GET /clients/new': { kind: 'member' },
   'POST /clients': { kind: 'user' },

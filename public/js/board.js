@@ -7,6 +7,13 @@
   function bump(column, by) {
     var el = column.querySelector('[data-count]');
     el.textContent = String(Number(el.textContent) + by);
+    // The column's "load more" asks for the cards after those shown: one more or one less now.
+    var more = column.querySelector('[hx-get*="offset="]');
+    if (more) {
+      more.setAttribute('hx-get', more.getAttribute('hx-get').replace(/offset=(\d+)/, function (_m, n) {
+        return 'offset=' + Math.max(0, Number(n) + by);
+      }));
+    }
   }
   board.querySelectorAll('[data-cards]').forEach(function (list) {
     window.Sortable.create(list, {

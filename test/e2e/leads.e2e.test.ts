@@ -328,7 +328,9 @@ describe('leads (browser)', () => {
     expect(await p.locator('#files').getByRole('button', { name: 'Upload' }).isEnabled()).toBe(true);
     expect(await p.locator('#files').getByLabel('Add files').inputValue()).toBe('');
     expect(pathOf(p)).toBe(leadPath);
-    const fileNames = async () => (await p.locator('#files').getByTestId('files').locator('tbody tr td:first-child').allTextContents()).map((s) => s.trim()).sort();
+    // The files.process job checks the new files; the section refreshes itself until none is pending.
+    await p.locator('#files [data-file-status="pending"]').first().waitFor({ state: 'detached', timeout: 15_000 });
+    const fileNames = async () => (await p.locator('#files').getByTestId('files').locator('tbody tr td:first-child a').allTextContents()).map((s) => s.trim()).sort();
     expect(await fileNames()).toEqual([PDF_NAME, PNG_NAME].sort());
     const pdfRow = fileRows.filter({ hasText: PDF_NAME });
     expect(await text(pdfRow.locator('td').nth(1))).toBe(`${PDF_BYTES.length} B`);

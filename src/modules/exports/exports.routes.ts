@@ -36,7 +36,7 @@ export function exportsRoutes(services: Services): Router {
     const request = parseExportQuery(req.query as Record<string, unknown>, res.locals.t);
     const plan = await exports.begin(req.actor!, request);
     if (plan.mode === 'background') {
-      flash(req, 'info', 'exports.queued', { count: plan.row.total });
+      flash(req, 'info', 'exports.queued', { count: plan.row.total, n: res.locals.fmt.number(plan.row.total) });
       return res.redirect(303, `/exports/${plan.row.id}`);
     }
     const { format } = request;

@@ -78,8 +78,9 @@ const storedPath = (dir: string, name: string) => {
 };
 
 /**
- * Deletes exports past their expiry (files and rows), and failed ones a day old. For the daily cleanup job;
- * returns how many exports were removed. Missing files are fine; other removal errors are logged.
+ * Deletes exports past their expiry (files and rows), failed ones a day old, and temp files a day old. For
+ * the daily cleanup job; returns how many exports were removed. Missing files are fine; other removal errors
+ * are logged.
  */
 export async function purgeExpiredExports(deps: Pick<Deps, 'database' | 'env' | 'logger'>, now: Date = new Date()): Promise<number> {
   const { db } = deps.database;
@@ -90,6 +91,13 @@ export async function purgeExpiredExports(deps: Pick<Deps, 'database' | 'env' | 
     await fsp.rm(storedPath(dir, r.storageName), { force: true }).catch((err) => deps.logger.error({ err, exportId: r.id }, 'could not remove an expired export file'));
   }
   await repo.deleteByIds(db, rows.map((r) => r.id));
+  // Temp files of runs that died with their process.
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  for (const n of names.filter((x) => x.endsWith('.part'))) {
+    const p = path.join(dir, n);
+    const st = await fsp.stat(p).catch(() => undefined);
+    if (st && now.getTime() - st.mtimeMs > EXPORT_TTL_MS) await fsp.rm(p, { force: true }).catch(() => undefined);
+  }
   return rows.length;
 }
 

@@ -48,6 +48,14 @@ export function filesRoutes(services: Services): Router {
   r.post('/leads/:id/files', requireUser, upload('lead'));
   r.post('/clients/:id/files', requireUser, upload('client'));
 
+  // The files section alone: the page polls it (htmx) while a file is still being checked by the job.
+  const section = (kind: RecordKind) => async (req: Request, res: Response) => {
+    const head = await files.headForView(req.actor!, { kind, id: idParam(req.params.id) });
+    res.render(PARTIAL, await files.section(req.actor!, head));
+  };
+  r.get('/leads/:id/files', requireUser, section('lead'));
+  r.get('/clients/:id/files', requireUser, section('client'));
+
   /** Always an attachment, never rendered by the browser: nosniff, a sandboxing CSP, not cached. */
   r.get('/files/:id/download', requireUser, async (req, res) => {
     const file = await files.download(req.actor!, idParam(req.params.id));

@@ -32,6 +32,12 @@ export interface FileItem {
   ext: string;
   /** The actor may delete it (uploader, the group's managers, admins) and the record is not read-only. */
   canDelete: boolean;
+  /** pending until files.process has checked it; rejected with its reason. */
+  status: 'pending' | 'ready' | 'rejected';
+  rejectReason: string | null;
+  width: number | null;
+  height: number | null;
+  thumbStorageName: string | null;
 }
 
 /** A refused upload: the status (413 size/count, 422 type/content), the message key, the file it is about. */
@@ -176,9 +182,11 @@ export function createFilesService(deps: { database: Database; env: Env; logger:
 
     /** What views/records/_files.njk needs: spread it into the record page's locals. */
     async section(actor: Actor, head: RecordHead, fileError?: { key: string; params?: Record<string, unknown> }) {
+      const list = await service.listFor(head, actor);
       return {
         record: { path: recordPath(head), kind: head.kind, id: head.id, readOnly: head.readOnly },
-        files: await service.listFor(head, actor),
+        files: list,
+        filesPending: list.some((f) => f.status === 'pending'),
         fileUpload: {
           accept: ACCEPT,
           maxFileMb: limits.maxFileMb,
