@@ -13,6 +13,8 @@
       more.setAttribute('hx-get', more.getAttribute('hx-get').replace(/offset=(\d+)/, function (_m, n) {
         return 'offset=' + Math.max(0, Number(n) + by);
       }));
+      // htmx reads hx-get when it processes an element: process it again with the new value.
+      if (window.htmx) window.htmx.process(more);
     }
   }
   board.querySelectorAll('[data-cards]').forEach(function (list) {
