@@ -167,7 +167,7 @@ describe('authorization matrix', () => {
     // Printed for the closing note: routes × actors × subjects actually sent.
     console.info(`authorization matrix: ${routes} routes × ${ACTORS.length} actors × up to 2 subjects = ${result.cases} requests`);
     expect(result.cases).toBeGreaterThan(routes * ACTORS.length);
-  }, 120_000);
+  }, 600_000);
 
   it('fails loudly for a route registered without a guard and without a policy check', async () => {
     const leaky = await createTestApp({}, {
