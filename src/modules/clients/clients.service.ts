@@ -1,14 +1,14 @@
 import { eq } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client.js';
-import { groups, users } from '../../db/schema/index.js';
+import { clients, groups } from '../../db/schema/index.js';
 import { NotFoundError, ValidationError } from '../../web/errors.js';
 import { authorize, can, canSee, type Actor } from '../access/policy.js';
 import { activityRepository, diff } from '../records/activity.repository.js';
+import { checkGroup, checkOwner, nameOwnerAndGroup } from '../records/ownership.js';
 import { leadsRepository } from '../leads/leads.repository.js';
 import { clientsRepository as repo, type Client } from './clients.repository.js';
 import type { ClientInput, ClientListQuery } from './clients.schemas.js';
 import { and, desc, gte, inArray, isNotNull } from 'drizzle-orm';
-import { clients } from '../../db/schema/index.js';
 import { TRASH_DAYS } from '../leads/leads.service.js';
 import type { Notifier } from '../notifications/notifications.service.js';
 
@@ -29,17 +29,6 @@ export function createClientsService(deps: { database: Database; notifications?:
     });
   }
 
-  async function nameOf(tx: Tx, table: typeof users | typeof groups, id: number | null) {
-    if (!id) return null;
-    const [row] = await tx.select({ name: table.name }).from(table).where(eq(table.id, id));
-    return row?.name ?? null;
-  }
-  async function checkOwner(tx: Tx, groupId: number, ownerId: number | null | undefined) {
-    if (ownerId && !(await leadsRepository.isMember(tx, groupId, ownerId))) throw new ValidationError({ ownerId: { key: 'leads.ownerNotMember' } });
-  }
-  function checkGroup(actor: Actor, groupId: number) {
-    if (!can(actor, 'record.create', { groupId })) throw new ValidationError({ groupId: { key: 'leads.groupNotYours' } });
-  }
 
   return {
     list: (actor: Actor, q: ClientListQuery) => repo.list(db, actor, q),
@@ -80,8 +69,7 @@ export function createClientsService(deps: { database: Database; notifications?:
         const after = await repo.update(tx, id, { ...input, ownerId });
         const changes = diff(before, after, TRACKED);
         if (Object.keys(changes).length) {
-          if (changes.ownerId) changes.ownerId = [await nameOf(tx, users, before.ownerId), await nameOf(tx, users, after.ownerId)];
-          if (changes.groupId) changes.groupId = [await nameOf(tx, groups, before.groupId), await nameOf(tx, groups, after.groupId)];
+          await nameOwnerAndGroup(tx, changes, before, after);
           await activityRepository.add(tx, { groupId: after.groupId, clientId: id, actorId: actor.id, action: 'updated', data: { changes } });
         }
         if (after.ownerId !== before.ownerId) await notifyOwner(tx, actor, after, `assigned:client:${id}:${after.updatedAt.getTime()}`);

@@ -1,9 +1,10 @@
 import { and, eq, isNotNull } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client.js';
-import { activities, comments, files, groups, users } from '../../db/schema/index.js';
+import { activities, comments, files, groups } from '../../db/schema/index.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../web/errors.js';
 import { authorize, can, canSee, type Actor } from '../access/policy.js';
 import { activityRepository, diff } from '../records/activity.repository.js';
+import { checkGroup, checkOwner, nameOwnerAndGroup } from '../records/ownership.js';
 import { clientsRepository } from '../clients/clients.repository.js';
 import { leadsRepository as repo, type Lead } from './leads.repository.js';
 import type { ConvertInput, LeadInput, LeadListQuery } from './leads.schemas.js';
@@ -23,16 +24,7 @@ export interface LeadsDeps {
 export function createLeadsService(deps: LeadsDeps) {
   const { db } = deps.database;
 
-  async function nameOf(tx: Tx, table: typeof users | typeof groups, id: number | null) {
-    if (!id) return null;
-    const [row] = await tx.select({ name: table.name }).from(table).where(eq(table.id, id));
-    return row?.name ?? null;
-  }
 
-  /** The owner must belong to the record's group; none means unassigned. */
-  async function checkOwner(tx: Tx, groupId: number, ownerId: number | null | undefined) {
-    if (ownerId && !(await repo.isMember(tx, groupId, ownerId))) throw new ValidationError({ ownerId: { key: 'leads.ownerNotMember' } });
-  }
 
   /** The owner hears that the lead is theirs now, unless they gave it to themselves. */
   async function notifyOwner(tx: Tx, actor: Actor, lead: Lead, dedupeKey: string) {
@@ -46,10 +38,6 @@ export function createLeadsService(deps: LeadsDeps) {
     });
   }
 
-  /** A group the actor may create records in; otherwise the form says so (never a silent move). */
-  function checkGroup(actor: Actor, groupId: number) {
-    if (!can(actor, 'record.create', { groupId })) throw new ValidationError({ groupId: { key: 'leads.groupNotYours' } });
-  }
 
   return {
     list: (actor: Actor, q: LeadListQuery) => repo.list(db, actor, q),
@@ -115,9 +103,7 @@ export function createLeadsService(deps: LeadsDeps) {
         const after = await repo.update(tx, id, { ...input, ownerId });
         const changes = diff(before, after, TRACKED);
         if (Object.keys(changes).length) {
-          // Ids mean nothing to a reader of the timeline: store names for owner and group.
-          if (changes.ownerId) changes.ownerId = [await nameOf(tx, users, before.ownerId), await nameOf(tx, users, after.ownerId)];
-          if (changes.groupId) changes.groupId = [await nameOf(tx, groups, before.groupId), await nameOf(tx, groups, after.groupId)];
+          await nameOwnerAndGroup(tx, changes, before, after);
           await activityRepository.add(tx, { groupId: after.groupId, leadId: id, actorId: actor.id, action: 'updated', data: { changes } });
         }
         if (after.ownerId !== before.ownerId) await notifyOwner(tx, actor, after, `assigned:lead:${id}:${after.updatedAt.getTime()}`);
