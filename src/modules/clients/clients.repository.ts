@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client.js';
 import { clients, groups, users } from '../../db/schema/index.js';
@@ -108,6 +108,16 @@ export const clientsRepository = {
   async lockById(db: DbOrTx, id: number) {
     const [row] = await db.select().from(clients).where(and(eq(clients.id, id), isNull(clients.deletedAt))).for('update');
     return row;
+  },
+  /** The trash of the given groups (all for undefined), newest first, within the retention period. */
+  trash(db: DbOrTx, groupIds: number[] | undefined, since: Date) {
+    return db
+      .select({ id: clients.id, name: clients.name, company: clients.company, groupName: groups.name, deletedAt: clients.deletedAt })
+      .from(clients)
+      .innerJoin(groups, eq(groups.id, clients.groupId))
+      .where(and(groupIds ? inArray(clients.groupId, groupIds.length ? groupIds : [0]) : undefined, isNotNull(clients.deletedAt), gte(clients.deletedAt, since)))
+      .orderBy(desc(clients.deletedAt))
+      .limit(200);
   },
   async findVisible(db: DbOrTx, actor: Actor, id: number) {
     const [row] = await db

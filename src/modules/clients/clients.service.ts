@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { Database, Tx } from '../../db/client.js';
-import { clients, groups } from '../../db/schema/index.js';
+import { clients } from '../../db/schema/index.js';
 import { NotFoundError, ValidationError } from '../../web/errors.js';
 import { authorize, can, canSee, type Actor } from '../access/policy.js';
 import { activityRepository, diff } from '../records/activity.repository.js';
@@ -8,7 +8,7 @@ import { checkGroup, checkOwner, nameOwnerAndGroup } from '../records/ownership.
 import { leadsRepository } from '../leads/leads.repository.js';
 import { clientsRepository as repo, type Client } from './clients.repository.js';
 import type { ClientInput, ClientListQuery } from './clients.schemas.js';
-import { and, desc, gte, inArray, isNotNull } from 'drizzle-orm';
+import { and, isNotNull } from 'drizzle-orm';
 import { TRASH_DAYS } from '../leads/leads.service.js';
 import type { Notifier } from '../notifications/notifications.service.js';
 
@@ -91,13 +91,7 @@ export function createClientsService(deps: { database: Database; notifications?:
 
     trashList(actor: Actor) {
       const managed = actor.isAdmin ? undefined : actor.memberships.filter((m) => m.role === 'manager').map((m) => m.groupId);
-      return db
-        .select({ id: clients.id, name: clients.name, company: clients.company, groupName: groups.name, deletedAt: clients.deletedAt })
-        .from(clients)
-        .innerJoin(groups, eq(groups.id, clients.groupId))
-        .where(and(managed ? inArray(clients.groupId, managed.length ? managed : [0]) : undefined, isNotNull(clients.deletedAt), gte(clients.deletedAt, new Date(Date.now() - TRASH_DAYS * 86_400_000))))
-        .orderBy(desc(clients.deletedAt))
-        .limit(200);
+      return repo.trash(db, managed, new Date(Date.now() - TRASH_DAYS * 86_400_000));
     },
 
     async restore(actor: Actor, id: number) {
