@@ -137,6 +137,11 @@ const CLASSIFICATION: Classification = {
   'GET /api/v1/files/:id/content': { kind: 'record', entity: 'file', act: 'member' },
   'DELETE /api/v1/files/:id': { kind: 'record', entity: 'file', act: 'author' },
   'GET /api/v1/dashboard': { kind: 'user' },
+  // Notifications through the API: each user's own; another user's id is 404 (the id is no actor's).
+  'GET /api/v1/notifications': { kind: 'user' },
+  'GET /api/v1/notifications/unread-count': { kind: 'user' },
+  'POST /api/v1/notifications/read-all': { kind: 'user' },
+  'POST /api/v1/notifications/:id/read': { kind: 'own' },
 };
 
 let t: TestApp;

@@ -6,6 +6,7 @@ import { dashboardApi } from './dashboard.api.js';
 import { groupsApi } from './groups.api.js';
 import { createApiRouter } from './http.js';
 import { leadsApi } from './leads.api.js';
+import { notificationsApi } from './notifications.api.js';
 import { buildOpenApi, docsModel } from './openapi.js';
 import { recordsApi } from './records.api.js';
 import { usersApi } from './users.api.js';
@@ -22,6 +23,7 @@ export function apiRoutes(services: Services): Router {
   clientsApi(api, services);
   recordsApi(api, services);
   dashboardApi(api, services);
+  notificationsApi(api, services);
 
   const document = buildOpenApi(api.operations);
   const docs = docsModel(document);

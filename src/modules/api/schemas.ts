@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CLIENT_STATUSES, FILE_STATUSES, LEAD_STATUSES, TOKEN_SCOPES } from '../../db/schema/index.js';
+import { CLIENT_STATUSES, FILE_STATUSES, LEAD_STATUSES, NOTIFICATION_KINDS, TOKEN_SCOPES } from '../../db/schema/index.js';
 import { PAGE_SIZES } from '../../lib/pagination.js';
 import { addMemberSchema, groupSchema, memberRoleSchema } from '../groups/groups.schemas.js';
 import { LEAD_SOURCES, convertInput, leadInput } from '../leads/leads.schemas.js';
@@ -153,6 +153,22 @@ export const Dashboard = z.object({
   owners: z.array(z.object({ ownerId: id.nullable(), ownerName: text.nullable(), open: count, converted: count, lost: count })),
 });
 
+export const Notification = z.object({
+  id,
+  kind: z.enum(NOTIFICATION_KINDS),
+  /** The text the bell shows, in your language. */
+  message: text,
+  /** Names and details as they were at the time of the event (actorName, recordName, groupName, excerpt, …). */
+  data: z.record(z.string(), z.unknown()),
+  /** The page it is about (a local path), if any. */
+  link: text.nullable(),
+  read: z.boolean(),
+  readAt: when.nullable(),
+  createdAt: when,
+});
+export const UnreadCount = z.object({ unread: count });
+export const MarkedRead = z.object({ marked: count });
+
 export const OUTPUTS = {
   Problem,
   Me,
@@ -177,6 +193,10 @@ export const OUTPUTS = {
   Activity,
   ActivityList: listOf(Activity),
   Dashboard,
+  Notification,
+  NotificationPage: pageOf(Notification),
+  UnreadCount,
+  MarkedRead,
 } as const;
 
 export type InputName = keyof typeof INPUTS;

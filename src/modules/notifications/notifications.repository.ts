@@ -44,6 +44,26 @@ export const notificationsRepository = {
       .offset(offset);
   },
 
+  /** The API's list: a page of the user's notifications, newest first; `unread` keeps only the unread ones. */
+  pageWhere(db: DbOrTx, userId: number, filter: { unread: boolean }, limit: number, offset: number) {
+    return db
+      .select()
+      .from(notifications)
+      .where(and(eq(notifications.userId, userId), filter.unread ? isNull(notifications.readAt) : undefined))
+      .orderBy(desc(notifications.createdAt), desc(notifications.id))
+      .limit(limit)
+      .offset(offset);
+  },
+
+  /** The exact count for the API (the bell's unreadCount stops at UNREAD_CAP + 1). */
+  async totalWhere(db: DbOrTx, userId: number, filter: { unread: boolean }): Promise<number> {
+    const [row] = await db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(notifications)
+      .where(and(eq(notifications.userId, userId), filter.unread ? isNull(notifications.readAt) : undefined));
+    return row?.n ?? 0;
+  },
+
   /** Marks one of the user's notifications read (keeping the first time); undefined if it is not theirs. */
   async markRead(db: DbOrTx, userId: number, id: number) {
     const [row] = await db

@@ -118,6 +118,15 @@ export function createNotificationsService(deps: Deps) {
 
     markAllRead: (userId: number) => repo.markAllRead(db, userId),
 
+    /** The API's list: the user's own notifications (only the unread ones if asked), with the exact total. */
+    async listFiltered(userId: number, q: PageQuery, filter: { unread: boolean }) {
+      const [rows, total] = await Promise.all([repo.pageWhere(db, userId, filter, q.perPage, offsetOf(q)), repo.totalWhere(db, userId, filter)]);
+      return { items: rows.map((n) => ({ ...n, message: messageOf(n) })), total };
+    },
+
+    /** Exact unread count (the API's; the bell uses the capped unreadCount). */
+    unreadTotal: (userId: number) => repo.totalWhere(db, userId, { unread: true }),
+
     /** Email on for the kinds given, off for the rest. */
     async setEmailKinds(userId: number, on: NotificationKind[]) {
       await repo.setEmailOff(db, userId, NOTIFICATION_KINDS.filter((k) => !on.includes(k)));
