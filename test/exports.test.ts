@@ -330,6 +330,45 @@ describe('GET /clients/export (streamed at once)', () => {
     expect((await agents.managerA.get('/clients/export?q=&status=&owner=&group=&page=3&perPage=25')).status).toBe(200);
   });
 
+  it('HEAD answers the headers of the file without exporting: no log row, no activity, no rate-limit use', async () => {
+    const pool = t.services.database.pool;
+    await pool.query(`delete from exports where user_id = $1`, [USERS.managerA.id]);
+    const { rows: [before] } = await pool.query(`select count(*)::int as n from activities where action = 'exported'`);
+    const head = await agents.managerA.head('/clients/export?format=xlsx&status=active');
+    expect(head.status).toBe(200);
+    expect(head.headers['content-type']).toBe('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+    expect(parseDisposition(head.headers['content-disposition']!).parameters.filename).toBe(`clients-${today()}.xlsx`);
+    // The same checks as a GET: no export right → 403, a bad parameter → 400, another group → 404.
+    expect((await agents.memberA.head('/clients/export')).status).toBe(403);
+    expect((await agents.managerA.head('/clients/export?format=pdf')).status).toBe(400);
+    expect((await agents.managerA.head(`/clients/export?group=${B}`)).status).toBe(404);
+    await sleep(100);
+    expect((await pool.query('select id from exports where user_id = $1', [USERS.managerA.id])).rows).toEqual([]);
+    const { rows: [after] } = await pool.query(`select count(*)::int as n from activities where action = 'exported'`);
+    expect(after.n).toBe(before.n);
+  });
+
+  it('an impossible date in the lists\' created range is a 400 naming it (pages and API), not a server error', async () => {
+    for (const url of ['/clients?createdFrom=2026-13-45', '/leads?createdTo=2026-02-30', '/clients?createdTo=yesterday']) {
+      const res = await agents.managerA.get(url);
+      expect(res.status, url).toBe(400);
+      expect(res.text, url).toMatch(/created(From|To): “[^”]+” is not a valid date\. Use YYYY-MM-DD/);
+    }
+    const ru = await agents.managerA.get('/leads?createdFrom=2026-13-45').set('Accept-Language', 'ru');
+    expect(ru.status).toBe(400);
+    expect(ru.text).toContain('createdFrom: «2026-13-45» — не дата');
+    for (const url of ['/api/v1/clients?createdFrom=2026-13-45', '/api/v1/leads?createdTo=2026-00-10']) {
+      const api = await agents.managerA.get(url);
+      expect(api.status, url).toBe(400);
+      expect(api.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(api.body.detail).toContain('is not a valid date');
+    }
+    // Real days and empty fields (the filter form's "no bound") still list.
+    for (const url of ['/clients?createdFrom=2026-02-28&createdTo=2099-12-31', '/leads?createdFrom=&createdTo=', '/api/v1/clients?createdFrom=2024-02-29']) {
+      expect((await agents.managerA.get(url)).status, url).toBe(200);
+    }
+  });
+
   it('every export is logged (exports row) and recorded once per exported group in the activity log', async () => {
     const pool = t.services.database.pool;
     await pool.query(`delete from exports where user_id = $1`, [USERS.admin.id]);

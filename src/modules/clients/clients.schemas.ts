@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { CLIENT_STATUSES } from '../../db/schema/index.js';
 import { pageQuery } from '../../lib/pagination.js';
-import { optionalEmail, optionalId, optionalPhone } from '../leads/leads.schemas.js';
+import { listDate, optionalEmail, optionalId, optionalPhone } from '../leads/leads.schemas.js';
 
 export const CLIENT_SORTS = ['created', 'updated', 'name', 'company', 'status', 'owner'] as const;
 
@@ -28,8 +28,6 @@ export const clientInput = z.object({
 });
 export type ClientInput = z.output<typeof clientInput>;
 
-const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional().catch(undefined);
-
 /** Filters of the client list; the export uses the very same object, so it exports what the list shows. */
 export const clientFilters = z.object({
   q: z.string().trim().max(200).optional().catch(undefined),
@@ -37,8 +35,8 @@ export const clientFilters = z.object({
   status: z.enum(CLIENT_STATUSES).optional().catch(undefined),
   owner: z.union([z.enum(['me', 'none']), z.coerce.number().int().positive()]).optional().catch(undefined),
   fromLead: z.enum(['yes', 'no']).optional().catch(undefined),
-  createdFrom: date,
-  createdTo: date,
+  createdFrom: listDate('createdFrom'),
+  createdTo: listDate('createdTo'),
   sort: z.enum(CLIENT_SORTS).catch('created'),
   dir: z.enum(['asc', 'desc']).catch('desc'),
 });

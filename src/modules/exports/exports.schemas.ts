@@ -3,6 +3,7 @@ import type { TFunction } from 'i18next';
 import { EXPORT_FORMATS } from '../../db/schema/index.js';
 import { AppError, NotFoundError } from '../../web/errors.js';
 import { clientFilters, type ClientFilters } from '../clients/clients.schemas.js';
+import { isRealDate } from '../leads/leads.schemas.js';
 import type { ExportFormat } from './exports.format.js';
 
 /**
@@ -16,16 +17,12 @@ const unwrap = (s: z.ZodType): z.ZodType => (s instanceof z.ZodCatch ? (s.unwrap
 
 const filterKeys = Object.keys(clientFilters.shape) as (keyof typeof clientFilters.shape)[];
 
-const realDate = (v: string) => {
-  const d = new Date(`${v}T00:00:00Z`);
-  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === v;
-};
 
 const strictFilters = z.object(
   Object.fromEntries(
     filterKeys.map((k) => {
       let s = unwrap(clientFilters.shape[k]);
-      if (k === 'createdFrom' || k === 'createdTo') s = z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine(realDate);
+      if (k === 'createdFrom' || k === 'createdTo') s = z.string().refine(isRealDate);
       return [k, s.optional()];
     }),
   ),

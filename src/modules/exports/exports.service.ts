@@ -107,12 +107,20 @@ export function createExportsService(deps: Deps) {
   const dir = path.resolve(env.UPLOAD_DIR, FOLDER);
   const runner = createRunner((id, ctx) => runExport(id, ctx), logger, { attempts: 3, backoffMs: 1000 });
 
-  /** Policy, rate limit and size: what a request to export becomes. Nothing is streamed yet. */
-  async function begin(actor: Actor, req: ExportRequest): Promise<ExportPlan> {
+  /**
+   * May `actor` export with these filters? Throws 403 (manages no group; only a member of the named group)
+   * or 404 (the named group is not theirs); returns the actor scoped to the groups they may export.
+   */
+  function allowed(actor: Actor, req: ExportRequest): Actor {
     const scoped = exportActor(actor);
     if (!scoped) throw new ForbiddenError('exports.errors.notManager');
-    // A group named in the filters must be one the user may export (404 if not theirs, 403 if only a member).
     if (req.filters.group) authorize(actor, 'clients.export', { groupId: req.filters.group });
+    return scoped;
+  }
+
+  /** Policy, rate limit and size: what a request to export becomes. Nothing is streamed yet. */
+  async function begin(actor: Actor, req: ExportRequest): Promise<ExportPlan> {
+    const scoped = allowed(actor, req);
 
     const count = await clientsRepository.count(db, scoped, req.filters);
     const background = count > env.EXPORT_SYNC_LIMIT;
@@ -206,9 +214,11 @@ export function createExportsService(deps: Deps) {
     }
     await recordDone(plan.row, result).catch((err) => logger.error({ err, exportId: plan.row.id }, 'could not record a finished export'));
     // Only now, with the cursor's connection back in the pool (see streamExport).
+    // res.end() takes no callback here: express-session wraps end(chunk, encoding) and would take a
+    // function for a chunk. 'close' comes once the response is finished or the connection has gone.
     await new Promise<void>((resolve) => {
       res.once('close', resolve);
-      res.end(resolve);
+      res.end();
     });
   }
 
@@ -306,6 +316,8 @@ export function createExportsService(deps: Deps) {
 
   return {
     syncLimit: env.EXPORT_SYNC_LIMIT,
+    /** The export right alone (no count, no log, no rate limit): for HEAD requests. */
+    check: (actor: Actor, req: ExportRequest) => void allowed(actor, req),
     begin,
     streamSync,
     runExport,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LEAD_STATUSES } from '../../db/schema/index.js';
 import { pageQuery } from '../../lib/pagination.js';
+import { AppError } from '../../web/errors.js';
 
 export const LEAD_SOURCES = ['website', 'referral', 'cold_call', 'email', 'event', 'partner', 'social', 'other'] as const;
 /** Statuses a user sets by hand; "converted" only comes from a conversion. */
@@ -66,7 +67,33 @@ const many = <T extends z.ZodType>(item: T) =>
   z.preprocess((v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]), z.array(z.unknown()))
     .transform((arr) => arr.flatMap((x) => { const r = item.safeParse(x); return r.success ? [r.data as z.output<T>] : []; }));
 
-const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional().catch(undefined);
+/**
+ * A real calendar day as YYYY-MM-DD, not just its shape (2026-13-45 and 2026-02-30 are not days), in years
+ * PostgreSQL and the list's end-of-day bound can both hold.
+ */
+export function isRealDate(v: string): boolean {
+  const m = /^(\d{4})-\d{2}-\d{2}$/.exec(v);
+  if (!m || Number(m[1]) < 1 || Number(m[1]) > 9998) return false;
+  const d = new Date(`${v}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === v;
+}
+
+/**
+ * A bound of a list's created range. Unlike the other filters, a wrong one is not dropped: the list would
+ * then show more than was asked for while looking filtered. Empty means no bound; anything else must be a
+ * real day, or the request is a 400 that names the parameter (a browser's date field only sends real ones).
+ * The lists of leads and clients and their API counterparts all parse through this.
+ */
+export const listDate = (param: string) =>
+  z
+    .string()
+    .transform((v) => {
+      const day = v.trim();
+      if (!day) return undefined;
+      if (!isRealDate(day)) throw new AppError(400, 'errors.badDate', { param, value: day.slice(0, 40) });
+      return day;
+    })
+    .optional();
 const money = z
   .string()
   .trim()
@@ -85,8 +112,8 @@ export const leadListQuery = pageQuery.extend({
   status: many(z.enum(LEAD_STATUSES)),
   owner: z.union([z.enum(['me', 'none']), z.coerce.number().int().positive()]).optional().catch(undefined),
   source: z.enum(LEAD_SOURCES).optional().catch(undefined),
-  createdFrom: date,
-  createdTo: date,
+  createdFrom: listDate('createdFrom'),
+  createdTo: listDate('createdTo'),
   valueMin: money,
   valueMax: money,
   converted: z.enum(['1']).optional().catch(undefined),
