@@ -142,6 +142,11 @@ const CLASSIFICATION: Classification = {
   'GET /api/v1/notifications/unread-count': { kind: 'user' },
   'POST /api/v1/notifications/read-all': { kind: 'user' },
   'POST /api/v1/notifications/:id/read': { kind: 'own' },
+  // Exports through the API: starting one as the page's export (managers and admins); reading one is its owner's only.
+  'POST /api/v1/clients/exports': { kind: 'manager' },
+  'GET /api/v1/exports': { kind: 'user' },
+  'GET /api/v1/exports/:id': { kind: 'own' },
+  'GET /api/v1/exports/:id/content': { kind: 'own' },
 };
 
 let t: TestApp;

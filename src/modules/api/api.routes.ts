@@ -3,6 +3,7 @@ import type { Services } from '../../services.js';
 import { publicRoute } from '../../web/guards.js';
 import { clientsApi } from './clients.api.js';
 import { dashboardApi } from './dashboard.api.js';
+import { exportsApi } from './exports.api.js';
 import { groupsApi } from './groups.api.js';
 import { createApiRouter } from './http.js';
 import { leadsApi } from './leads.api.js';
@@ -24,6 +25,7 @@ export function apiRoutes(services: Services): Router {
   recordsApi(api, services);
   dashboardApi(api, services);
   notificationsApi(api, services);
+  exportsApi(api, services);
 
   const document = buildOpenApi(api.operations);
   const docs = docsModel(document);

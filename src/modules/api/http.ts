@@ -18,8 +18,10 @@ export type Method = 'get' | 'post' | 'patch' | 'delete';
 
 export interface Operation {
   method: Method;
-  /** Express path, e.g. /api/v1/leads/:id (path parameters are positive integer ids). */
+  /** Express path, e.g. /api/v1/leads/:id (path parameters are positive integer ids unless `pathParams` says otherwise). */
   path: string;
+  /** JSON Schemas of path parameters that are not integer ids (an export's uuid). */
+  pathParams?: Record<string, object>;
   operationId: string;
   tag: string;
   summary: string;
@@ -31,7 +33,7 @@ export interface Operation {
   body?: { schema: InputName; optional?: boolean };
   /** A multipart upload in the field `files`. */
   multipart?: boolean;
-  ok: { status: 200 | 201 | 204; description: string; schema?: OutputName; binary?: boolean; location?: boolean };
+  ok: { status: 200 | 201 | 202 | 204; description: string; schema?: OutputName; binary?: boolean; location?: boolean };
   /** Problem statuses this operation may answer (401/429 and 400/413 for bodies are added where they apply). */
   errors: number[];
   /** Honours `Idempotency-Key`. */

@@ -61,20 +61,21 @@ function queryParameters(op: Operation): Json[] {
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  400: 'Malformed request (for example, JSON that does not parse)',
+  400: 'Malformed request: JSON that does not parse, or an export parameter or value that is not known (the detail lists the allowed ones)',
   401: 'No valid credentials: a missing, unknown, revoked or expired token, or no session',
   403: 'Not allowed: the policy refuses the action, a read-only token tried to write, or a session request lacks the CSRF header',
   404: 'Not found, or not visible to you (another group\'s record)',
   409: 'Conflict: the record changed since your If-Match ETag, a converted (read-only) lead, or an Idempotency-Key still in progress',
+  410: 'Gone: the export file has expired (kept 24 hours)',
   413: 'Too large: the body, a file, or too many files',
   422: 'Validation failed: `errors` lists each field (unknown fields included)',
   415: 'The body is not application/json',
-  429: 'Too many requests for this token: see Retry-After',
+  429: 'Too many requests (for this token, or exports started in the last 10 minutes): see Retry-After',
 };
 
 function operationObject(op: Operation): Json {
   const id = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
-  const params: Json[] = [...op.path.matchAll(/:(\w+)/g)].map((m) => ({ ...id, name: m[1] }));
+  const params: Json[] = [...op.path.matchAll(/:(\w+)/g)].map((m) => ({ ...id, name: m[1], ...(op.pathParams?.[m[1]!] ? { schema: op.pathParams[m[1]!] } : {}) }));
   params.push(...queryParameters(op));
   if (op.etag === 'checks') {
     params.push({ name: 'If-Match', in: 'header', required: false, schema: { type: 'string' }, description: 'The ETag you read. If the record changed since, the update is refused with 409. Without it, the update goes ahead.' });

@@ -160,8 +160,8 @@ export function recordsApi(api: ApiRouter, services: Services) {
   );
 }
 
-/** Sends a stored file as an attachment, as the page's download does. */
-function sendStored(req: Request, res: Response, file: { path: string; name: string; mimeType: string }) {
+/** Sends a stored file as an attachment, as the page's download does (files and exports). */
+export function sendStored(req: Request, res: Response, file: { path: string; name: string; mimeType: string }) {
   res.setHeader('Content-Type', file.mimeType);
   res.setHeader('Content-Disposition', contentDisposition(file.name));
   res.setHeader('X-Content-Type-Options', 'nosniff');

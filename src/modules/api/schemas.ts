@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { CLIENT_STATUSES, FILE_STATUSES, LEAD_STATUSES, NOTIFICATION_KINDS, TOKEN_SCOPES } from '../../db/schema/index.js';
+import { CLIENT_STATUSES, EXPORT_FORMATS, FILE_STATUSES, LEAD_STATUSES, NOTIFICATION_KINDS, TOKEN_SCOPES, exportStatus } from '../../db/schema/index.js';
 import { PAGE_SIZES } from '../../lib/pagination.js';
 import { addMemberSchema, groupSchema, memberRoleSchema } from '../groups/groups.schemas.js';
 import { LEAD_SOURCES, convertInput, leadInput } from '../leads/leads.schemas.js';
-import { clientInput } from '../clients/clients.schemas.js';
+import { clientFilters, clientInput } from '../clients/clients.schemas.js';
 import { commentInput } from '../records/comments.js';
 
 /**
@@ -13,6 +13,16 @@ import { commentInput } from '../records/comments.js';
  */
 
 /* ---------- request bodies (documented as the input side of the schema) ---------- */
+
+/**
+ * An export's body: the client list's own filters and order (without the list's forgiving fallbacks) and a
+ * format. Documentation only: the body is parsed by the HTML export's parser (parseExportQuery), so both
+ * refuse the same things with the same 400.
+ */
+const ExportInput = z
+  .object(Object.fromEntries(Object.entries(clientFilters.shape).map(([k, s]) => [k, (s instanceof z.ZodCatch ? (s.unwrap() as z.ZodType) : s).optional()])))
+  .extend({ format: z.enum(EXPORT_FORMATS).default('csv') })
+  .strict();
 
 export const INPUTS = {
   LeadInput: leadInput.strict(),
@@ -25,6 +35,7 @@ export const INPUTS = {
   GroupPatch: groupSchema.partial().strict(),
   MemberInput: addMemberSchema.strict(),
   MemberRoleInput: memberRoleSchema.strict(),
+  ExportInput,
 } as const;
 
 /** The form schemas the PATCH bodies are made from (merged over the stored values, then parsed whole). */
@@ -166,6 +177,24 @@ export const Notification = z.object({
   readAt: when.nullable(),
   createdAt: when,
 });
+export const Export = z.object({
+  id: z.uuid(),
+  status: z.enum(exportStatus.enumValues),
+  format: z.enum(EXPORT_FORMATS),
+  /** The filters that narrowed the set, as sent. */
+  filters: z.record(z.string(), z.unknown()),
+  /** Rows to write, and written so far (the progress while running). */
+  total: count,
+  processed: count,
+  /** Why it failed, in your language. */
+  error: text.nullable(),
+  createdAt: when,
+  finishedAt: when.nullable(),
+  /** The file is kept until then (24 hours). */
+  expiresAt: when.nullable(),
+  /** Where to download the file once done; null before, and for an export that was streamed by the page. */
+  downloadUrl: text.nullable(),
+});
 export const UnreadCount = z.object({ unread: count });
 export const MarkedRead = z.object({ marked: count });
 
@@ -197,6 +226,8 @@ export const OUTPUTS = {
   NotificationPage: pageOf(Notification),
   UnreadCount,
   MarkedRead,
+  Export,
+  ExportList: listOf(Export),
 } as const;
 
 export type InputName = keyof typeof INPUTS;
