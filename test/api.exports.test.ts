@@ -24,7 +24,8 @@ beforeEach(async () => {
 const q = async (sql: string, values: unknown[] = []) => (await t.services.database.pool.query(sql, values)).rows;
 
 /** Polls the export until it is no longer pending or running. */
-async function settled(api: ReturnType<typeof bearer>, url: string) {
+async function settled(api: ReturnType<typeof bearer>, url: string | undefined) {
+  if (!url) throw new Error('no Location');
   for (let i = 0; i < 150; i++) {
     const res = await api.get(url);
     if (res.status !== 200 || !['pending', 'running'].includes(res.body.status)) return res;
