@@ -182,6 +182,30 @@ describe('the list', () => {
     expect(fragment.text).toContain('31 leads');
   });
 
+  it('counts up to 10,000 and says "10,000+" beyond; pages stop at 400, and a search still finds the oldest match', async () => {
+    await q(`insert into leads (group_id, last_name, status, created_by_id, created_at)
+             select $1, 'Mass' || i, 'new', $2, now() - make_interval(mins => i) from generate_series(1, 10050) i`, [GROUPS.A.id, USERS.memberA.id]);
+    const res = await agents.memberA.get('/leads');
+    expect(res.text).toContain('10,000+ leads');
+    expect(res.text).toContain('Page 1 of 400');
+    const last = await listNames('memberA', 'page=400');
+    expect(last).toHaveLength(25);
+    const [deepest] = await q("select last_name from leads where status <> 'converted' order by created_at desc, id desc offset 9975 limit 1");
+    expect(last[0]).toBe(deepest.last_name);
+    // Past the cap: no page (and no query that deep), and no link further on.
+    const beyond = await agents.memberA.get('/leads?page=401');
+    expect(beyond.status).toBe(200);
+    expect([...beyond.text.matchAll(/href="\/leads\/\d+">/g)]).toHaveLength(0);
+    expect(beyond.text).not.toContain('rel="next"');
+    // A search sorts all of its matches, so the oldest one is found first when asked for.
+    expect(await listNames('memberA', 'q=mass1005&sort=created&dir=asc')).toEqual(['Mass10050', 'Mass1005']);
+    const exact = await agents.memberA.get('/leads?q=mass1005');
+    expect(exact.text).toContain('2 leads');
+    // Russian: the same cap, in the plural form for 10 000.
+    const ru = await agents.memberA.get('/leads').set('Accept-Language', 'ru');
+    expect(ru.text).toMatch(/10[\s\u00a0\u202f]000\+/);
+  }, 60_000);
+
   it('hides converted leads unless asked for', async () => {
     const [lead] = await q("select id from leads where last_name = 'Smith'");
     await post('memberA', `/leads/${lead.id}/convert`);

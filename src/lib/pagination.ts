@@ -14,6 +14,8 @@ export interface Page<T> {
   page: number;
   perPage: number;
   total: number;
+  /** The total is a lower bound: more rows match than lists count (records/list.ts, COUNT_CAP). */
+  capped: boolean;
   pages: number;
   prevHref?: string;
   nextHref?: string;
@@ -31,7 +33,7 @@ export function queryHref(basePath: string, query: Record<string, unknown>, chan
 }
 
 /** Builds the page object with links that keep every other query parameter (filters stay in the URL). */
-export function toPage<T>(items: T[], total: number, q: PageQuery, basePath: string, query: Record<string, unknown>): Page<T> {
+export function toPage<T>(items: T[], total: number, q: PageQuery, basePath: string, query: Record<string, unknown>, capped = false): Page<T> {
   const pages = Math.max(1, Math.ceil(total / q.perPage));
   const href = (page: number) => queryHref(basePath, query, { page: page > 1 ? page : undefined });
   return {
@@ -39,6 +41,7 @@ export function toPage<T>(items: T[], total: number, q: PageQuery, basePath: str
     page: q.page,
     perPage: q.perPage,
     total,
+    capped,
     pages,
     prevHref: q.page > 1 ? href(Math.min(q.page - 1, pages)) : undefined,
     nextHref: q.page < pages ? href(q.page + 1) : undefined,

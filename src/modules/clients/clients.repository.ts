@@ -4,7 +4,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { clients, groups, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { dateRange, searchCondition } from '../records/list.js';
+import { beyondCap, cappedCount, dateRange, searchCondition } from '../records/list.js';
 import type { ClientFilters, ClientListQuery } from './clients.schemas.js';
 
 export type Client = typeof clients.$inferSelect;
@@ -43,7 +43,10 @@ const SORTS = {
 /** ORDER BY of the list and of the export: the same order, ties broken by id. */
 export function clientOrder(f: Pick<ClientFilters, 'sort' | 'dir'>): SQL[] {
   const dir = f.dir === 'asc' ? asc : desc;
-  return [sql`${SORTS[f.sort]} ${sql.raw(f.dir)} nulls last`, dir(clients.id)];
+  // Empty companies and unowned clients go last either way. Only those keys may be null: "nulls last" on a
+  // NOT NULL key would stop the btree from serving the order (the admin's first page sorted all 250k rows).
+  const nullable = f.sort === 'company' || f.sort === 'owner';
+  return [nullable ? sql`${SORTS[f.sort]} ${sql.raw(f.dir)} nulls last` : sql`${SORTS[f.sort]} ${sql.raw(f.dir)}`, dir(clients.id)];
 }
 
 /** Every column the export has, in the list's order and scope (the export streams this query). */
@@ -76,8 +79,9 @@ export function clientExportQuery(db: DbOrTx, actor: Actor, f: ClientFilters) {
 export const clientsRepository = {
   async list(db: DbOrTx, actor: Actor, q: ClientListQuery) {
     const where = clientWhere(actor, q);
-    const [items, [count]] = await Promise.all([
-      db
+    const offset = offsetOf(q);
+    const [items, count] = await Promise.all([
+      beyondCap(offset) ? [] : db
         .select({
           id: clients.id, name: clients.name, company: clients.company, email: clients.email, phone: clients.phone, status: clients.status,
           createdAt: clients.createdAt, groupName: groups.name, ownerName: owner.name, leadId: clients.leadId,
@@ -88,10 +92,10 @@ export const clientsRepository = {
         .where(where)
         .orderBy(...clientOrder(q))
         .limit(q.perPage)
-        .offset(offsetOf(q)),
-      db.select({ n: sql<number>`count(*)::int` }).from(clients).where(where),
+        .offset(offset),
+      cappedCount(db, clients, where),
     ]);
-    return { items, total: count?.n ?? 0 };
+    return { items, ...count };
   },
   async count(db: DbOrTx, actor: Actor, f: ClientFilters) {
     const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(clients).where(clientWhere(actor, f));

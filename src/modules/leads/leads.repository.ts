@@ -4,7 +4,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { groups, leads, memberships, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { dateRange, searchCondition } from '../records/list.js';
+import { beyondCap, cappedCount, dateRange, searchCondition } from '../records/list.js';
 import { OPEN_STATUSES, STALE_DAYS, type LeadListQuery } from './leads.schemas.js';
 
 export type Lead = typeof leads.$inferSelect;
@@ -67,17 +67,34 @@ const listColumns = {
 };
 
 export const leadsRepository = {
-  /** One page and the total, in two queries whatever the page size (no query per row). */
+  /** One page and the (capped) total, in two queries whatever the page size (no query per row). */
   async list(db: DbOrTx, actor: Actor, q: LeadListQuery) {
     const where = leadFilters(actor, q);
     const dir = q.dir === 'asc' ? asc : desc;
-    const order = [...SORTS[q.sort].map((c) => (q.sort === 'value' || q.sort === 'owner' ? sql`${c} ${sql.raw(q.dir)} nulls last` : dir(c))), dir(leads.id)];
-    const [items, [count]] = await Promise.all([
-      db.select(listColumns).from(leads).innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId))
-        .where(where).orderBy(...order).limit(q.perPage).offset(offsetOf(q)),
-      db.select({ n: sql<number>`count(*)::int` }).from(leads).where(where),
+    const nullsLast = q.sort === 'value' || q.sort === 'owner';
+    const order = [...SORTS[q.sort].map((c) => (nullsLast ? sql`${c} ${sql.raw(q.dir)} nulls last` : dir(c))), dir(leads.id)];
+    const offset = offsetOf(q);
+    // Deferred join: the page's ids first (for the default order an index-only walk of leads_live_created_idx,
+    // even 10,000 rows deep), then the 25 rows with their group and owner. Reading whole rows while skipping
+    // the offset took 294 ms at page 400; the ids alone a fraction of that.
+    const withOwner = q.sort === 'owner';
+    const idsOnly = db.select({ id: leads.id }).from(leads);
+    // A text search takes all its matches first (the trigram index) and sorts only them: "offset 0" keeps the
+    // planner from walking the created_at index backwards and testing the LIKE on every row instead, which it
+    // picks whenever it overestimates the matches (333 ms against 20 ms; bench/RESULTS.md, F4).
+    const searchPage = () => {
+      const keyed = db.select({ id: leads.id, ...Object.fromEntries(SORTS[q.sort].map((c, i) => [`k${i}`, sql`${c}`.as(`k${i}`)])) }).from(leads);
+      const matches = (withOwner ? keyed.leftJoin(owner, eq(owner.id, leads.ownerId)) : keyed).where(where);
+      const keyOrder = sql.raw([...SORTS[q.sort].map((_, i) => `k${i} ${q.dir}${nullsLast ? ' nulls last' : ''}`), `id ${q.dir}`].join(', '));
+      return sql`(select id from (${matches} offset 0) m order by ${keyOrder} limit ${q.perPage} offset ${offset})`;
+    };
+    const pageIds = q.q ? searchPage() : (withOwner ? idsOnly.leftJoin(owner, eq(owner.id, leads.ownerId)) : idsOnly).where(where).orderBy(...order).limit(q.perPage).offset(offset);
+    const [items, count] = await Promise.all([
+      beyondCap(offset) ? [] : db.select(listColumns).from(leads).innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId))
+        .where(inArray(leads.id, pageIds)).orderBy(...order),
+      cappedCount(db, leads, where),
     ]);
-    return { items, total: count?.n ?? 0 };
+    return { items, ...count };
   },
 
   /** A lead with its group and owner names, if the actor's scope includes it (else undefined → 404). */

@@ -1,5 +1,25 @@
 import { gte, lt, sql, type SQL } from 'drizzle-orm';
-import type { AnyPgColumn } from 'drizzle-orm/pg-core';
+import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
+import type { DbOrTx } from '../../db/client.js';
+
+/**
+ * Lists count at most this many rows and say "10,000+" beyond it (pages stop there too). An exact count of a
+ * large scope reads all of it: 160–600 ms for an admin over a million leads, against a few ms for the page
+ * itself (bench/RESULTS.md, F1). Nobody pages through more than 400 pages; they filter or search instead.
+ */
+export const COUNT_CAP = 10_000;
+
+/** The number of rows matching `where`, counted up to COUNT_CAP + 1 (capped: more than COUNT_CAP). */
+export async function cappedCount(db: DbOrTx, table: PgTable, where: SQL): Promise<{ total: number; capped: boolean }> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(db.select({ one: sql`1` }).from(table).where(where).limit(COUNT_CAP + 1).as('capped'));
+  const n = row?.n ?? 0;
+  return n > COUNT_CAP ? { total: COUNT_CAP, capped: true } : { total: n, capped: false };
+}
+
+/** Past the cap a page is not offered, and not queried (an OFFSET that deep reads every row before it). */
+export const beyondCap = (offset: number) => offset >= COUNT_CAP;
 
 /** Escapes LIKE wildcards so a search for "50%" means the text "50%". */
 export const likeContains = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
