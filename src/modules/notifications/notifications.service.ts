@@ -87,7 +87,8 @@ export function createNotificationsService(deps: Deps) {
     /** The job's work: see the delivery guarantee above. Safe to run any number of times. */
     async deliver(notificationId: number) {
       // Most runs end here without a lock (email off, already sent, a deleted user).
-      if (!wantsEmail(await repo.forDelivery(db, notificationId))) return;
+      const [first] = await repo.forDeliveryPrepared(db).execute({ id: notificationId });
+      if (!wantsEmail(first)) return;
       await db.transaction(async (tx) => {
         // A sender that hangs must not hold the others forever: they fail this attempt and retry later.
         await tx.execute(sql`set local lock_timeout = '30s'`);
