@@ -93,7 +93,7 @@ export async function createServices(env: Env, logger: Logger, opts: { migrate?:
     exports: exportsService,
     dashboard: createDashboardService({ database }),
     comments: createCommentsService({ database, notifications }),
-    tokens: createTokensService({ database }),
+    tokens: createTokensService({ database, redis, logger }),
     idempotency: createIdempotencyService({ database }),
     activity: { timeline: (head) => activityRepository.timeline(database.db, head) },
     jobs,

@@ -20,7 +20,7 @@ afterAll(async () => { await t.close(); });
 beforeEach(async () => {
   await restoreFixture(t.services);
   await q('truncate api_tokens, idempotency_keys restart identity cascade');
-  t.services.tokens.limiter.reset();
+  await t.services.tokens.limiter.reset();
 });
 
 const q = async (sql: string, values: unknown[] = []) => (await t.services.database.pool.query(sql, values)).rows;

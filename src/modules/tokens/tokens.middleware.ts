@@ -37,7 +37,7 @@ export function bearerAuth(tokens: TokensService, users: UsersService): RequestH
     const found = await tokens.authenticate(m[1]!);
     if (!found) return next(refuse(res, 'invalid_token'));
 
-    const rate = tokens.limiter.hit(found.token.id);
+    const rate = await tokens.limiter.hit(found.token.id);
     res.set({ 'RateLimit-Limit': String(rate.limit), 'RateLimit-Remaining': String(rate.remaining), 'RateLimit-Reset': String(rate.resetSeconds) });
     if (!rate.ok) return next(new TooManyRequestsError(rate.resetSeconds, 'tokens.rateLimited'));
     if (found.token.scope === 'read' && !SAFE_METHODS.has(req.method)) return next(new ForbiddenError('tokens.readOnly'));

@@ -1,8 +1,11 @@
 import crypto from 'node:crypto';
+import type { Redis } from 'ioredis';
 import type { Database } from '../../db/client.js';
+import type { Logger } from '../../lib/logger.js';
 import { NotFoundError, ValidationError } from '../../web/errors.js';
 import { usersRepository, type User } from '../users/users.repository.js';
 import { tokensRepository as repo, type ApiToken } from './tokens.repository.js';
+import { createMemoryRateLimiter, createRedisRateLimiter, type RateLimits } from './tokens.ratelimit.js';
 import type { TokenInput } from './tokens.schemas.js';
 
 /** Every secret starts with this, so a leaked one is recognisable (secret scanners, logs). */
@@ -22,43 +25,12 @@ export interface RequestToken {
   expiresAt: Date | null;
 }
 
-export interface RateLimitState {
-  ok: boolean;
-  limit: number;
-  remaining: number;
-  /** Seconds until the window resets. */
-  resetSeconds: number;
-}
-
-/**
- * A fixed-window request counter per token, in this process's memory. With several web processes each
- * counts on its own (the effective limit is multiplied); a shared store (Redis) is the next step.
- */
-export function createRateLimiter(limits: { max: number; windowMs: number }) {
-  const windows = new Map<number, { start: number; count: number }>();
-  return {
-    limits,
-    hit(tokenId: number, now = Date.now()): RateLimitState {
-      let w = windows.get(tokenId);
-      if (!w || now - w.start >= limits.windowMs) {
-        if (windows.size > 10_000) for (const [k, v] of windows) if (now - v.start >= limits.windowMs) windows.delete(k);
-        w = { start: now, count: 0 };
-        windows.set(tokenId, w);
-      }
-      w.count++;
-      const resetSeconds = Math.max(1, Math.ceil((w.start + limits.windowMs - now) / 1000));
-      return { ok: w.count <= limits.max, limit: limits.max, remaining: Math.max(0, limits.max - w.count), resetSeconds };
-    },
-    reset() {
-      windows.clear();
-    },
-  };
-}
-
 /** Personal access tokens: made and revoked on the profile page; only their SHA-256 is stored. */
-export function createTokensService(deps: { database: Database; rateLimit?: { max: number; windowMs: number } }) {
+export function createTokensService(deps: { database: Database; redis?: Redis; logger?: Logger; rateLimit?: RateLimits }) {
   const { db } = deps.database;
-  const limiter = createRateLimiter(deps.rateLimit ?? { max: 600, windowMs: MINUTE });
+  const limits = deps.rateLimit ?? { max: 600, windowMs: MINUTE };
+  // Shared by every web process when there is Redis; the embedded (single-process) mode counts in memory.
+  const limiter = deps.redis ? createRedisRateLimiter(deps.redis, limits, deps.logger) : createMemoryRateLimiter(limits);
 
   return {
     limiter,
