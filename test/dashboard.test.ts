@@ -109,6 +109,29 @@ describe('dashboard', () => {
     expect(/data-testid="recent">[\s\S]*?href="\/leads\/\d+">Lnew0<\/a> — edited/.test(again.text)).toBe(true);
     expect((await agents.memberB.get('/dashboard')).text).not.toContain('Lnew0');
   });
+
+  it('figures are reused between views but follow any change at once, whichever way it is written', async () => {
+    const open = async (actor: ActorName = 'memberA', query = '') => Number((await card(actor, 'open-leads', query)).figure);
+    expect(await open()).toBe(4);
+    expect(await open('admin')).toBe(6);
+    // Written behind the app's back (a script, another process): the group's revision still moves.
+    await q(`insert into leads (group_id, last_name, status) values ($1, 'Raw', 'new')`, [GROUPS.A.id]);
+    expect(await open()).toBe(5);
+    await q(`update leads set status = 'lost' where last_name = 'Raw'`);
+    expect(await open()).toBe(4);
+    // Moved to another group: both groups' figures change, also in the admin's "all groups" and per group.
+    await q(`update leads set group_id = $1 where last_name = 'Lnew0'`, [GROUPS.B.id]);
+    expect(await open()).toBe(3);
+    expect(await open('admin', `?group=${GROUPS.B.id}`)).toBe(3);
+    expect(await open('admin')).toBe(6);
+    await q(`delete from leads where last_name = 'Lnew0'`);
+    expect(await open('admin')).toBe(5);
+    // Through the app: a lead moved to the trash stops counting.
+    const [lead] = await q(`select id from leads where last_name = 'Lnew3'`);
+    const _csrf = await tokenFor(agents.managerA, '/profile');
+    expect((await agents.managerA.post(`/leads/${lead.id}/delete`).type('form').send({ _csrf })).status).toBe(303);
+    expect(await open()).toBe(2);
+  });
 });
 
 describe('lead board', () => {

@@ -1,4 +1,4 @@
-import type { Database } from '../../db/client.js';
+import type { Database, DbOrTx } from '../../db/client.js';
 import { LEAD_STATUSES } from '../../db/schema/index.js';
 import { queryHref } from '../../lib/pagination.js';
 import { NotFoundError } from '../../web/errors.js';
@@ -22,7 +22,24 @@ export function periods(now = new Date()): Periods {
     d30: new Date(today.getTime() - 29 * DAY),
     d90: new Date(today.getTime() - 89 * DAY),
     chartStart: new Date(weekStart.getTime() - 11 * 7 * DAY),
+    staleBefore: new Date(now.getTime() - STALE_DAYS * DAY),
   };
+}
+
+/** How long aggregates may be reused while nothing in their groups changed (time alone moves "stale", "this week"). */
+export const AGGREGATES_TTL_MS = 60_000;
+const CACHE_ENTRIES = 500;
+
+/**
+ * What the aggregates depend on besides the data: the groups in view and how the actor sees them. Members of
+ * the same groups with the same roles share an entry; "own records" visibility makes it the actor's own.
+ */
+function scopeKey(actor: Actor, group: number | undefined): string {
+  const g = group ?? 'all';
+  if (actor.isAdmin) return `admin|${g}`;
+  const ms = actor.memberships.filter((m) => !group || m.groupId === group).sort((a, b) => a.groupId - b.groupId);
+  const own = ms.some((m) => m.role !== 'manager' && m.visibility === 'own');
+  return `${own ? `u${actor.id}` : 'm'}|${g}|${ms.map((m) => `${m.groupId}:${m.role}:${m.visibility}`).join(',')}`;
 }
 
 /**
@@ -31,27 +48,61 @@ export function periods(now = new Date()): Periods {
  */
 export function createDashboardService(deps: { database: Database }) {
   const { db } = deps.database;
+  // Aggregates by scope, reused while the groups' revision is unchanged and the entry is younger than the TTL.
+  // Per process; each web process checks the revision in PostgreSQL, so none serves figures older than a change.
+  const cache = new Map<string, { revision: number; at: number; value: Awaited<ReturnType<typeof aggregates>> }>();
+
+  async function aggregates(tx: DbOrTx, actor: Actor, group: number | undefined, p: Periods) {
+    const leadRows = await repo.leadAggregates(tx, actor, group, p);
+    const clientRows = await repo.clientAggregates(tx, actor, group, p);
+    const total = leadRows.find((r) => r.byStatus && r.byOwner && r.byWeek)!;
+    const ownerRows = leadRows.filter((r) => !r.byOwner).sort((a, b) => b.n - a.n || (a.ownerId ?? 0) - (b.ownerId ?? 0)).slice(0, 50);
+    const names = new Map((await repo.ownerNames(tx, ownerRows.flatMap((r) => (r.ownerId ? [r.ownerId] : [])))).map((u) => [u.id, u.name]));
+    return {
+      leadFigures: total,
+      statusRows: leadRows.filter((r) => !r.byStatus && r.status),
+      owners: ownerRows.map((r) => ({ ownerId: r.ownerId, ownerName: r.ownerId ? names.get(r.ownerId) ?? null : null, open: r.open, converted: r.converted, lost: r.lost })),
+      weekly: {
+        leads: new Map(leadRows.filter((r) => !r.byWeek && r.week).map((r) => [r.week!, r.n])),
+        clients: new Map(clientRows.filter((r) => !r.byWeek && r.week).map((r) => [r.week!, r.n])),
+      },
+      clientFigures: clientRows.find((r) => r.byWeek) ?? { n: 0, newThisMonth: 0 },
+    };
+  }
+
+  async function cachedAggregates(tx: DbOrTx, actor: Actor, group: number | undefined, p: Periods, now: number) {
+    const key = scopeKey(actor, group);
+    const revision = await repo.revision(tx, group ? [group] : actor.isAdmin ? undefined : actor.memberships.map((m) => m.groupId));
+    const hit = cache.get(key);
+    if (hit && hit.revision === revision && now - hit.at < AGGREGATES_TTL_MS) return hit.value;
+    const value = await aggregates(tx, actor, group, p);
+    cache.delete(key);
+    if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+    cache.set(key, { revision, at: now, value });
+    return value;
+  }
 
   return {
     async get(actor: Actor, group: number | undefined, now = new Date()) {
       if (group && !canSee(actor, { groupId: group })) throw new NotFoundError();
       const p = periods(now);
-      const [leadFigures, statusRows, owners, clientFigures, weekly, assigned, stale, recent] = await Promise.all([
-        repo.leadFigures(db, actor, group, p),
-        repo.byStatus(db, actor, group),
-        repo.byOwner(db, actor, group),
-        repo.clientFigures(db, actor, group, p),
-        repo.weekly(db, actor, group, p),
-        repo.assignedToMe(db, actor, group),
-        repo.staleLeads(db, actor, group),
-        repo.recentActivity(db, actor, group),
-      ]);
+      // One connection and one snapshot: every figure and the revision they are cached under agree with each
+      // other (eleven parallel queries per page held the whole pool under load and failed with timeouts).
+      const { leadFigures, statusRows, owners, clientFigures, weekly, assigned, stale, recent } = await db.transaction(
+        async (tx) => ({
+          ...(await cachedAggregates(tx, actor, group, p, now.getTime())),
+          assigned: await repo.assignedToMe(tx, actor, group),
+          stale: await repo.staleLeads(tx, actor, group),
+          recent: await repo.recentActivity(tx, actor, group),
+        }),
+        { isolationLevel: 'repeatable read', accessMode: 'read only' },
+      );
       const g = group ? { group } : {};
       const leadsHref = (q: Record<string, unknown>) => queryHref('/leads', { ...g, ...q });
       const clientsHref = (q: Record<string, unknown>) => queryHref('/clients', { ...g, ...q });
       const lastDay = (d: Date) => iso(new Date(d.getTime() - DAY));
       const byStatus = Object.fromEntries(LEAD_STATUSES.map((s) => [s, { n: 0, value: 0 }]));
-      for (const r of statusRows) byStatus[r.status] = { n: r.n, value: Number(r.value ?? 0) };
+      for (const r of statusRows) byStatus[r.status!] = { n: r.n, value: Number(r.value ?? 0) };
       // A percentage with one decimal, or null when nothing was created in the period.
       const rate = (num: number, den: number) => (den ? Math.round((num / den) * 1000) / 10 : null);
 
@@ -65,7 +116,7 @@ export function createDashboardService(deps: { database: Database }) {
           open: { n: leadFigures.open, href: leadsHref({ status: [...OPEN_STATUSES] }) },
           newThisWeek: { n: leadFigures.newThisWeek, prev: leadFigures.newPrevWeek, href: leadsHref({ createdFrom: iso(p.weekStart), converted: '1' }), prevHref: leadsHref({ createdFrom: iso(p.prevWeekStart), createdTo: lastDay(p.weekStart), converted: '1' }) },
           newThisMonth: { n: leadFigures.newThisMonth, prev: leadFigures.newPrevMonth, href: leadsHref({ createdFrom: iso(p.monthStart), converted: '1' }), prevHref: leadsHref({ createdFrom: iso(p.prevMonthStart), createdTo: lastDay(p.monthStart), converted: '1' }) },
-          clients: { n: clientFigures.total, href: clientsHref({}), newThisMonth: clientFigures.newThisMonth, newHref: clientsHref({ createdFrom: iso(p.monthStart) }) },
+          clients: { n: clientFigures.n, href: clientsHref({}), newThisMonth: clientFigures.newThisMonth, newHref: clientsHref({ createdFrom: iso(p.monthStart) }) },
           conversion30: { rate: rate(leadFigures.converted30, leadFigures.created30), converted: leadFigures.converted30, created: leadFigures.created30, href: leadsHref({ status: ['converted'], createdFrom: iso(p.d30) }) },
           conversion90: { rate: rate(leadFigures.converted90, leadFigures.created90), converted: leadFigures.converted90, created: leadFigures.created90, href: leadsHref({ status: ['converted'], createdFrom: iso(p.d90) }) },
           stale: { n: leadFigures.stale, href: leadsHref({ stale: '1' }) },
