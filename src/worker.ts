@@ -17,18 +17,25 @@ await scheduleDailyCleanup(services);
 const daily = setInterval(() => void scheduleDailyCleanup(services).catch(() => undefined), 3_600_000);
 logger.info({ mode: services.jobs.mode }, 'worker started');
 
+/**
+ * How long the jobs in hand get on SIGTERM/SIGINT before the process exits anyway (20 s; WORKER_STOP_SECONDS
+ * shortens it for tests or a platform with a shorter kill grace period).
+ */
+const stopLimitMs = (Number(process.env.WORKER_STOP_SECONDS) || 20) * 1000;
+
 let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   clearInterval(daily);
-  logger.info({ signal }, 'worker stopping: finishing the jobs in hand');
-  // Jobs in hand get 20 s; after that they are abandoned and BullMQ gives them to another worker later.
+  logger.info({ signal, limitSeconds: stopLimitMs / 1000 }, 'worker stopping: finishing the jobs in hand');
+  // Past the limit the process just exits: the jobs in hand keep their lock until it expires, and then another
+  // worker's stalled check gives them out again. (Worker.close(true) would not help here: a second close
+  // returns the first, still pending, one.)
   const force = setTimeout(() => {
-    logger.warn('worker: jobs did not finish in time, closing with force');
-    void Promise.all(workers.map((w) => w.close(true))).finally(() => process.exit(1));
-  }, 20_000);
-  force.unref();
+    logger.warn({ limitSeconds: stopLimitMs / 1000 }, 'worker: jobs did not finish in time; exiting, another worker takes them up when their lock expires');
+    process.exit(1);
+  }, stopLimitMs);
   await Promise.all(workers.map((w) => w.close()));
   await services.close();
   clearTimeout(force);

@@ -1,7 +1,8 @@
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { SMTPServer } from 'smtp-server';
 import { createTestApp, resetDatabase, type Agent, type TestApp } from './helpers/app.js';
 import { loginActors, restoreFixture, type ActorName } from './helpers/fixture.js';
 
@@ -162,4 +163,112 @@ describe.skipIf(!hasRedis)('jobs on Redis (BullMQ) — skipped when redis-server
       await Promise.all(workers.map((w) => w.close()));
     }
   });
+});
+
+describe.skipIf(!hasRedis)('BullMQ workers: errors and stopping (npm run worker)', () => {
+  let t: TestApp;
+  let redis: ChildProcess;
+  let redisUrl: string;
+  // A mail server that takes `delayMs` to accept a message, or never answers (a job that hangs).
+  let smtpMode: { delayMs: number } | 'hang' = { delayMs: 0 };
+  const received: string[] = [];
+  const smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    onData(stream, session, done) {
+      stream.resume();
+      stream.on('end', () => {
+        received.push(session.envelope.rcptTo.map((r) => r.address).join(','));
+        if (smtpMode !== 'hang') setTimeout(() => done(), smtpMode.delayMs);
+      });
+    },
+  });
+  let userId: number;
+  beforeAll(async () => {
+    const port = await freePort();
+    redis = await startRedis(port);
+    redisUrl = `redis://127.0.0.1:${port}`;
+    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', () => r()));
+    t = await createTestApp({ REDIS_URL: redisUrl });
+    await resetDatabase(t.services);
+    [{ id: userId }] = await q(t, `insert into users (email, name, password_hash) values ('stop@example.test', 'Stop', 'x') returning id`);
+  });
+  afterAll(async () => {
+    await t.close();
+    redis.kill('SIGKILL');
+    await new Promise<void>((r) => smtp.close(() => r()));
+  });
+
+  it("a worker's 'error' event goes to the log with its queue (unheard, it would throw or end on the console)", async () => {
+    const warn = vi.spyOn(t.services.logger, 'warn');
+    const workers = t.services.jobs.startWorkers(1);
+    try {
+      for (const w of workers) expect(() => w.emit('error', new Error('connection lost'))).not.toThrow();
+      expect(warn.mock.calls.filter(([obj]) => (obj as { err?: string }).err === 'connection lost').map(([obj]) => (obj as { queue: string }).queue).sort()).toEqual(
+        ['exports', 'files', 'maintenance', 'notifications'],
+      );
+    } finally {
+      warn.mockRestore();
+      await Promise.all(workers.map((w) => w.close()));
+    }
+  });
+
+  /** `npm run worker`'s code (src/worker.ts) as a process of its own; resolves once it says it started. */
+  async function startWorkerProcess(extraEnv: Record<string, string>) {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+      env: {
+        PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'info', DATABASE_URL: t.services.env.DATABASE_URL!, REDIS_URL: redisUrl,
+        DATA_DIR: t.services.env.DATA_DIR, SMTP_URL: `smtp://127.0.0.1:${(smtp.server.address() as net.AddressInfo).port}`, ...extraEnv,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await expect.poll(() => output, { timeout: 30_000, interval: 100 }).toContain('"msg":"worker started"');
+    return { child, exited, output: () => output };
+  }
+  const notify = async (key: string) => {
+    const id = await t.services.notifications.notify(t.services.database.db, { userId, kind: 'assigned', data: { recordKind: 'lead', recordName: key }, link: '/leads/1', dedupeKey: key });
+    t.services.jobs.kick();
+    return id!;
+  };
+
+  it('on SIGTERM it lets the job in hand finish, then exits 0', async () => {
+    smtpMode = { delayMs: 1500 };
+    received.length = 0;
+    const w = await startWorkerProcess({ WORKER_STOP_SECONDS: '15' });
+    try {
+      const id = await notify('graceful');
+      await expect.poll(() => received.length, { timeout: 15_000 }).toBe(1); // the mail is being accepted: the job is in hand
+      const signalled = Date.now();
+      w.child.kill('SIGTERM');
+      expect(await w.exited).toBe(0);
+      expect(Date.now() - signalled).toBeLessThan(10_000);
+      expect(w.output()).toContain('"msg":"worker stopped"');
+      // It finished its job: the mail went and the notification says so.
+      expect((await q(t, 'select emailed_at from notifications where id = $1', [id]))[0].emailed_at).toBeInstanceOf(Date);
+    } finally {
+      w.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('on SIGTERM with a job that hangs, it exits within its time limit (code 1) instead of waiting forever', async () => {
+    smtpMode = 'hang';
+    received.length = 0;
+    const w = await startWorkerProcess({ WORKER_STOP_SECONDS: '1' });
+    try {
+      const id = await notify('hangs');
+      await expect.poll(() => received.length, { timeout: 15_000 }).toBe(1);
+      const signalled = Date.now();
+      w.child.kill('SIGTERM');
+      expect(await w.exited).toBe(1);
+      expect(Date.now() - signalled).toBeLessThan(6_000);
+      expect(w.output()).toContain('jobs did not finish in time');
+      expect((await q(t, 'select emailed_at from notifications where id = $1', [id]))[0].emailed_at).toBeNull();
+    } finally {
+      w.child.kill('SIGKILL');
+    }
+  }, 60_000);
 });

@@ -61,6 +61,8 @@ export function createJobs(opts: JobsOptions) {
       producer ??= new Redis(opts.redisUrl!, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, lazyConnect: false });
       producer.on('error', (err) => logger.debug({ err }, 'jobs: redis producer error'));
       q = new Queue(name, { connection: producer, defaultJobOptions });
+      // While Redis is away every queue reports it; the producer connection already logged why, and the outbox keeps the work.
+      q.on('error', (err) => logger.debug({ queue: name, err: err.message }, 'jobs: queue error'));
       queues.set(name, q);
     }
     return q;
@@ -254,7 +256,13 @@ export function createJobs(opts: JobsOptions) {
             { connection: workerConnection(), concurrency: concurrency ?? WORKER_CONCURRENCY[name], ...options },
           ),
       );
-      for (const w of workers) w.on('failed', (job, err) => logger.warn({ job: job?.name, id: job?.id, err: err.message }, 'jobs: job failed'));
+      for (const w of workers) {
+        w.on('failed', (job, err) => logger.warn({ job: job?.name, id: job?.id, err: err.message }, 'jobs: job failed'));
+        // BullMQ emits 'error' for lost connections, lost locks and failures of its own scripts, and recovers by
+        // itself. Unheard, an EventEmitter 'error' throws (this BullMQ catches it and prints it with
+        // console.error, outside the structured log): the log should have it, with the queue.
+        w.on('error', (err) => logger.warn({ queue: w.name, err: err.message }, 'jobs: worker error'));
+      }
       return workers;
     },
 
