@@ -89,15 +89,42 @@ function csvCells(row: unknown[], cols: Column[]): string[] {
   return out;
 }
 
-/** One row as XLSX cells: numbers stay numbers, text neutralised, timestamps as ISO 8601 text. */
-function xlsxCells(row: unknown[], cols: Column[]): (string | number | null)[] {
-  return cols.map((c, i) => {
+/** Column letters of the sheet: A, B, … Z, AA, AB, … */
+function columnLetter(i: number): string {
+  let out = '';
+  for (let n = i + 1; n > 0; n = Math.floor((n - 1) / 26)) out = String.fromCharCode(65 + ((n - 1) % 26)) + out;
+  return out;
+}
+
+// What XML 1.0 text cannot hold as is: markup characters (escaped) and control characters (dropped), as exceljs does.
+const XML_SPECIAL = /[<>&'"\x7F\x00-\x08\x0B\x0C\x0E-\x1F]/;
+const XML_SPECIAL_ALL = /[<>&'"\x7F\x00-\x08\x0B\x0C\x0E-\x1F]/g;
+const XML_ENTITY: Record<string, string> = { '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' };
+export const xmlText = (s: string): string => (XML_SPECIAL.test(s) ? s.replace(XML_SPECIAL_ALL, (c) => XML_ENTITY[c] ?? '') : s);
+
+/**
+ * One row of the sheet as SpreadsheetML, exactly as exceljs's streaming writer writes a row without shared
+ * strings (`t="str"` text, numbers as numbers, empty cells left out): numbers stay numbers, text is
+ * neutralised, timestamps are ISO 8601 text. Written here rather than through exceljs's Row and Cell objects,
+ * which cost several objects per cell: at 250,000 rows that garbage alone grew the heap by ~80 MiB.
+ */
+function xlsxRowXml(row: unknown[], cols: Column[], refs: string[], r: number): string {
+  let xml = `<row r="${r}" spans="1:${cols.length}" x14ac:dyDescent="0.25">`;
+  for (let i = 0; i < cols.length; i++) {
     const v = row[i];
-    if (v === null || v === undefined) return null;
-    if (c.kind === 'time') return iso(v);
-    if (c.kind === 'int') return int(v);
-    return neutralise(String(v));
-  });
+    if (v === null || v === undefined) continue;
+    const kind = cols[i]!.kind;
+    if (kind === 'int') {
+      const n = Number(v);
+      if (Number.isFinite(n)) {
+        xml += `<c r="${refs[i]}${r}"><v>${n}</v></c>`;
+        continue;
+      }
+    }
+    const text = kind === 'time' ? iso(v)! : kind === 'int' ? String(v) : neutralise(String(v));
+    xml += `<c r="${refs[i]}${r}" t="str"><v>${xmlText(text)}</v></c>`;
+  }
+  return xml + '</row>';
 }
 
 /** One row as a JSON object with camelCase keys; values as stored (not neutralised). */
@@ -177,48 +204,88 @@ export function jsonTransform(cols: Column[], onRow: RowTap) {
   };
 }
 
+/** What the XLSX writer reports about its buffering (tests and the benchmark read it). */
+export interface XlsxStats {
+  /** The most sheet XML, in bytes, that waited for the compressor at any one time. */
+  maxBuffered: number;
+  /** How many times the writer stopped reading rows until the zip (or `out`) caught up. */
+  waits: number;
+}
+
+/**
+ * The most sheet XML allowed to wait for the compressor before the writer stops reading rows. (exceljs hands
+ * the XML on in 64 KiB chunks, so up to one chunk more may wait.)
+ */
+export const XLSX_MAX_BUFFERED = 256 * 1024;
+
 /**
  * XLSX through exceljs's streaming writer (no shared strings, no styles: nothing is kept per row), writing
- * straight into `out`, each row committed as it comes. exceljs does not wait for the destination, so after a
- * row the writer waits for `out` to drain when its buffer is full: the cursor is read no faster than `out`
- * takes the bytes. Resolves when `out` has finished; rejects (never hangs) when `signal` aborts.
+ * straight into `out`, each row committed as it comes. Resolves when `out` has finished; rejects (never
+ * hangs) when `signal` aborts.
+ *
+ * Backpressure: exceljs takes no notice of it. A committed row's XML goes into the sheet's buffer
+ * (exceljs's StreamBuf), which hands it, ignoring write()'s answer, to the PassThrough that archiver reads
+ * the sheet from as it compresses; and archiver pipes the zip into `out`. So after each row the writer
+ * waits while more than XLSX_MAX_BUFFERED bytes of sheet wait for the compressor, or while `out` asks to
+ * drain: the cursor is then read no faster than the zip is written. Without this, a fast cursor piles the
+ * whole sheet up in memory (≈ 190 MB of XML for 250,000 rows). The PassThrough is exceljs's private state
+ * (a readable-stream v2 stream); if a future version hides it, the writer refuses to run rather than
+ * buffer without limit.
  */
-export function xlsxConsumer(cols: Column[], onRow: RowTap, out: Writable, signal: AbortSignal) {
+export function xlsxConsumer(cols: Column[], onRow: RowTap, out: Writable, signal: AbortSignal, stats?: XlsxStats) {
   return async (rows: AsyncIterable<unknown[]>): Promise<void> => {
-    const aborted = new Promise<never>((_, reject) => {
-      const fail = () => reject(signal.reason ?? new Error('aborted'));
-      if (signal.aborted) fail();
-      else signal.addEventListener('abort', fail, { once: true });
-    });
-    aborted.catch(() => undefined);
+    signal.throwIfAborted();
     const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useSharedStrings: false, useStyles: false });
     const ws = wb.addWorksheet('Clients');
     ws.addRow(cols.map((c) => c.header)).commit();
-    // The sheet's XML goes through a stream into the zip, which compresses it asynchronously and takes no
-    // notice of how much is waiting: without a check here, a fast cursor piles the whole sheet up in memory.
-    // exceljs keeps that stream private (a readable-stream v2 PassThrough, whose buffer state is
-    // _writableState); if it is not found (another version), the loop only yields to I/O now and then.
-    const sheetPipe = (ws as unknown as { _stream?: { pipes?: LegacyWritable[] } })._stream?.pipes?.[0];
-    const sheetFull = () => !!sheetPipe && (sheetPipe.writableNeedDrain ?? sheetPipe._writableState?.needDrain ?? false);
-    let n = 0;
+    const sheet = (ws as unknown as { _stream?: { pipes?: LegacyStream[] } })._stream?.pipes?.[0];
+    if (!sheet?._writableState || !sheet._readableState) throw new Error('exceljs: the sheet stream is not where the XLSX writer expects it');
+    const buffered = () => sheet._writableState!.length + sheet._readableState!.length;
+    // 'drain' comes once the sheet's buffer has emptied into the compressor. (No 'data' listener here: on a
+    // stream not yet piped it would start the flow before archiver reads, and lose the XML.)
+    const sheetDrained = () => (sheet._writableState!.needDrain ? once(sheet as unknown as Writable, 'drain', { signal }) : new Promise((r) => setImmediate(r)));
+
+    // The header went through exceljs (which opens <sheetData>); the rows go straight into the sheet's stream.
+    const sheetXml = (ws as unknown as { stream: { write(s: string): unknown } }).stream;
+    const refs = cols.map((_, i) => columnLetter(i));
+    let r = 1;
     for await (const row of rows) {
       onRow(row);
-      ws.addRow(xlsxCells(row, cols)).commit();
-      if (out.writableNeedDrain) await Promise.race([once(out, 'drain', { signal }), aborted]);
-      if (++n % 100 === 0) {
-        if (sheetFull()) await Promise.race([once(sheetPipe as unknown as Writable, 'drain', { signal }), aborted]);
-        else if (!sheetPipe) await new Promise((r) => setImmediate(r));
+      sheetXml.write(xlsxRowXml(row, cols, refs, ++r));
+      const n = buffered();
+      if (stats && n > stats.maxBuffered) stats.maxBuffered = n;
+      if (n > XLSX_MAX_BUFFERED) {
+        if (stats) stats.waits++;
+        await sheetDrained();
+      }
+      if (out.writableNeedDrain) {
+        if (stats) stats.waits++;
+        await once(out, 'drain', { signal });
       }
     }
     ws.commit();
-    await Promise.race([wb.commit(), aborted]);
+    // The zip finishes into `out`; an abort on the way must not leave this waiting for it.
+    await new Promise<void>((resolve, reject) => {
+      const abort = () => reject(signal.reason ?? new Error('aborted'));
+      signal.addEventListener('abort', abort, { once: true });
+      wb.commit().then(
+        () => {
+          signal.removeEventListener('abort', abort);
+          resolve();
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', abort);
+          reject(err as Error);
+        },
+      );
+    });
   };
 }
 
-/** What the check above reads of a stream from readable-stream v2 (no writableNeedDrain there). */
-interface LegacyWritable {
-  writableNeedDrain?: boolean;
-  _writableState?: { needDrain?: boolean };
+/** What the writer reads of exceljs's sheet stream (readable-stream v2: no writableLength there). */
+interface LegacyStream {
+  _writableState?: { length: number; needDrain: boolean };
+  _readableState?: { length: number };
 }
 
 /** The file name offered for download, e.g. clients-2026-11-26.csv. */

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import QueryStream from 'pg-query-stream';
-import { columnsFor, csvTransform, jsonTransform, xlsxConsumer, type ExportFormat } from './exports.format.js';
+import { columnsFor, csvTransform, jsonTransform, xlsxConsumer, type ExportFormat, type XlsxStats } from './exports.format.js';
 
 const TIMESTAMPTZ_OID = 1184;
 const parseTimestamp = pg.types.getTypeParser(TIMESTAMPTZ_OID, 'text') as (v: string) => Date;
@@ -46,6 +46,8 @@ export interface StreamOptions {
   /** Called every `progressEvery` rows with the rows written so far. Must not wait for the database. */
   onProgress?: (rows: number) => void;
   progressEvery?: number;
+  /** Filled in by the XLSX writer: how much it buffered (tests, benchmark). */
+  xlsxStats?: XlsxStats;
 }
 
 // Rows fetched from the cursor per round trip; also the stream's buffer, so memory stays flat.
@@ -107,7 +109,7 @@ export async function streamExport(pool: pg.Pool, query: ExportQuery, format: Ex
   try {
     client.query(rows);
     if (format === 'xlsx') {
-      await pipeline(rows, xlsxConsumer(cols, onRow, sink, ac.signal), { signal: ac.signal });
+      await pipeline(rows, xlsxConsumer(cols, onRow, sink, ac.signal, opts.xlsxStats), { signal: ac.signal });
     } else {
       const transform = format === 'json' ? jsonTransform(cols, onRow) : csvTransform(cols, format === 'csv_excel', onRow);
       await pipeline(rows, transform, sink, { signal: ac.signal });
