@@ -246,7 +246,7 @@ describe('authentication', () => {
     expect(noCsrf.status).toBe(403);
     const csrf = await tokenFor(agents.memberA, '/profile');
     const ok = await agents.memberA.post('/api/v1/leads').set('x-csrf-token', csrf).send(leadBody());
-    expect(ok.status).toBe(201);
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
     // A bearer request carries no ambient credential: no CSRF token needed (and a cookie beside it changes nothing).
     expect((await as(await tokenOf('memberA')).post('/api/v1/leads', leadBody())).status).toBe(201);
     // Bearer tokens only authenticate the API, never the pages.

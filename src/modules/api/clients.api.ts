@@ -62,14 +62,17 @@ export function clientsApi(api: ApiRouter, services: Services) {
     async (req) => {
       const actor = req.actor!;
       const id = cid(req);
-      const { client: c } = await clients.get(actor, id);
-      checkIfMatch(req, etagOf(c.updatedAt));
+      await clients.get(actor, id);
       const patch = parsePatch(PATCHABLE.client, req);
-      const stored: ClientInput = {
-        groupId: c.groupId, ownerId: undefined, name: c.name, company: c.company, email: c.email, phone: c.phone, address: c.address,
-        website: c.website, status: c.status, notes: c.notes,
-      };
-      await clients.update(actor, id, { ...stored, ...patch });
+      // Under the service's row lock: the If-Match check and the merge over the stored values.
+      await clients.update(actor, id, (c) => {
+        checkIfMatch(req, etagOf(c.updatedAt));
+        const stored: ClientInput = {
+          groupId: c.groupId, ownerId: undefined, name: c.name, company: c.company, email: c.email, phone: c.phone, address: c.address,
+          website: c.website, status: c.status, notes: c.notes,
+        };
+        return { ...stored, ...patch };
+      });
       return detail(actor, id);
     },
   );

@@ -68,14 +68,17 @@ export function leadsApi(api: ApiRouter, services: Services) {
     async (req) => {
       const actor = req.actor!;
       const id = lid(req);
-      const { lead: l } = await leads.get(actor, id);
-      checkIfMatch(req, etagOf(l.updatedAt));
+      await leads.get(actor, id);
       const patch = parsePatch(PATCHABLE.lead, req);
-      const stored: LeadInput = {
-        groupId: l.groupId, ownerId: undefined, firstName: l.firstName, lastName: l.lastName, email: l.email, phone: l.phone, company: l.company,
-        source: l.source as LeadInput['source'], status: l.status as LeadInput['status'], value: l.value, description: l.description,
-      };
-      await leads.update(actor, id, { ...stored, ...patch });
+      // Under the service's row lock: the If-Match check and the merge over the stored values.
+      await leads.update(actor, id, (l) => {
+        checkIfMatch(req, etagOf(l.updatedAt));
+        const stored: LeadInput = {
+          groupId: l.groupId, ownerId: undefined, firstName: l.firstName, lastName: l.lastName, email: l.email, phone: l.phone, company: l.company,
+          source: l.source as LeadInput['source'], status: l.status as LeadInput['status'], value: l.value, description: l.description,
+        };
+        return { ...stored, ...patch };
+      });
       return detail(actor, id);
     },
   );

@@ -53,12 +53,16 @@ export function createClientsService(deps: { database: Database; notifications?:
       return created;
     },
 
-    /** The same rules as a lead's edit: moving groups and changing the owner need the right to reassign. */
-    async update(actor: Actor, id: number, input: ClientInput): Promise<Client> {
+    /**
+     * The same rules as a lead's edit: moving groups and changing the owner need the right to reassign.
+     * `change` may be a function of the locked row (the API's PATCH: If-Match and merge under the lock).
+     */
+    async update(actor: Actor, id: number, change: ClientInput | ((current: Client) => ClientInput)): Promise<Client> {
       const updated = await db.transaction(async (tx) => {
         const before = await repo.lockById(tx, id);
         if (!before) throw new NotFoundError();
         authorize(actor, 'record.edit', before);
+        const input = typeof change === 'function' ? change(before) : change;
         const ownerId = input.ownerId === undefined ? before.ownerId : input.ownerId;
         if (input.groupId !== before.groupId) {
           checkGroup(actor, input.groupId);

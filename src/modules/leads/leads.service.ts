@@ -85,14 +85,17 @@ export function createLeadsService(deps: LeadsDeps) {
     /**
      * Saves an edit and records each changed field with its old and new value. Moving to another group
      * needs the right to reassign here and membership there; changing the owner needs the right to reassign.
+     * `change` may be a function of the locked row (the API's PATCH): its If-Match check and its merge of the
+     * fields sent then happen under the row lock, so two writers with the same version cannot both pass.
      */
-    async update(actor: Actor, id: number, input: LeadInput): Promise<Lead> {
+    async update(actor: Actor, id: number, change: LeadInput | ((current: Lead) => LeadInput)): Promise<Lead> {
       const updated = await db.transaction(async (tx) => {
         const before = await repo.lockById(tx, id);
         if (!before) throw new NotFoundError();
         const subject = { groupId: before.groupId, ownerId: before.ownerId, createdById: before.createdById };
         authorize(actor, 'record.edit', subject);
         if (before.status === 'converted') throw readOnly(before);
+        const input = typeof change === 'function' ? change(before) : change;
         const ownerId = input.ownerId === undefined ? before.ownerId : input.ownerId;
         if (input.groupId !== before.groupId) {
           checkGroup(actor, input.groupId);
