@@ -8,6 +8,7 @@ import { translator, type Locale } from '../../lib/i18n.js';
 import type { Logger } from '../../lib/logger.js';
 import { TooManyRequestsError, ValidationError } from '../../web/errors.js';
 import { usersRepository as usersRepo, type User } from '../users/users.repository.js';
+import { tokensRepository } from '../tokens/tokens.repository.js';
 import { authRepository as repo } from './auth.repository.js';
 
 const RESET_TTL_MS = 60 * 60 * 1000;
@@ -79,7 +80,10 @@ export function createAuthService(deps: { database: Database; env: Env; hasher: 
       return !!(await repo.findUsableResetToken(db, sha256(token)));
     },
 
-    /** Returns false when the token is unknown, used or expired. Every session of the user ends. */
+    /**
+     * Returns false when the token is unknown, used or expired. Every session of the user ends, and every API
+     * token is revoked: a reset is account recovery, and whoever had the account may have made tokens.
+     */
     async resetPassword(token: string, password: string): Promise<boolean> {
       const passwordHash = await hasher.hash(password);
       return db.transaction(async (tx) => {
@@ -88,6 +92,7 @@ export function createAuthService(deps: { database: Database; env: Env; hasher: 
         await usersRepo.update(tx, userId, { passwordHash });
         await usersRepo.bumpSessionVersion(tx, userId);
         await usersRepo.deleteSessions(tx, userId);
+        await tokensRepository.revokeAllFor(tx, userId);
         await repo.deleteResetTokensOf(tx, userId);
         return true;
       });

@@ -45,6 +45,16 @@ export const tokensRepository = {
       .returning({ id: apiTokens.id, name: apiTokens.name });
     return row;
   },
+  /** Revokes every live token of the user (account recovery); returns how many. */
+  async revokeAllFor(db: DbOrTx, userId: number): Promise<number> {
+    const rows = await db
+      .update(apiTokens)
+      .set({ revokedAt: sql`now()` })
+      .where(and(eq(apiTokens.userId, userId), isNull(apiTokens.revokedAt)))
+      .returning({ id: apiTokens.id });
+    return rows.length;
+  },
+
   /** Records a use, at most once a minute per token (one cheap conditional update). */
   async touch(db: DbOrTx, id: number) {
     await db
