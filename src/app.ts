@@ -6,7 +6,7 @@ import { pinoHttp } from 'pino-http';
 import type { Services } from './services.js';
 import { errorHandler, notFound } from './web/error-handler.js';
 import { allowedHosts, csrf, currentUser, locale, viewLocals } from './web/middleware.js';
-import { saveBeforeRedirect, sessionMiddleware } from './web/session.js';
+import { keepAlive, saveBeforeRedirect, sessionMiddleware } from './web/session.js';
 import { setupViews } from './web/views.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { usersRoutes } from './modules/users/users.routes.js';
@@ -93,6 +93,7 @@ export function createApp(services: Services, opts: { extraRoutes?: (app: Expres
   // 5. Session (PostgreSQL), then who is signed in, their language, CSRF, and what every view needs.
   app.use(sessionMiddleware(env, services.database));
   app.use(saveBeforeRedirect);
+  app.use(keepAlive);
   app.use(currentUser(env, services.users));
   // On /api/ paths, `Authorization: Bearer <token>` authenticates as the token's user (before CSRF, which it skips).
   app.use(bearerAuth(services.tokens, services.users));

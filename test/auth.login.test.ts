@@ -145,4 +145,24 @@ describe('session timeouts', () => {
     await t.services.database.pool.query("update session set expire = now() - interval '1 minute'");
     expect((await agent.get('/dashboard')).headers.location).toMatch(/^\/login/);
   });
+
+  it('using the session pushes its idle deadline forward, but writes the store at most once a minute', async () => {
+    const agent = request.agent(t.app);
+    await login(agent, 'vera@example.com');
+    await agent.get('/profile'); // the first page after login makes the session's CSRF token (a write)
+    const expire = async () => (await t.services.database.pool.query<{ e: Date }>("select max(expire) as e from session where sess->>'userId' is not null")).rows[0]!.e;
+    // Pretend the deadline was set 10 minutes ago and the session was last seen 30 s ago: no write yet.
+    await t.services.database.pool.query(`update session set expire = expire - interval '10 minutes',
+      sess = jsonb_set(sess::jsonb, '{seenAt}', to_jsonb((extract(epoch from now()) * 1000 - 30000)::bigint))::json where sess->>'userId' is not null`);
+    const before = await expire();
+    const quiet = await agent.get('/profile');
+    expect(quiet.status).toBe(200);
+    expect(quiet.headers['set-cookie']).toBeUndefined();
+    expect(await expire()).toEqual(before);
+    // Last seen two minutes ago: this request moves the deadline to a full idle period from now, cookie too.
+    await t.services.database.pool.query(`update session set sess = jsonb_set(sess::jsonb, '{seenAt}', to_jsonb((extract(epoch from now()) * 1000 - 120000)::bigint))::json where sess->>'userId' is not null`);
+    const used = await agent.get('/profile');
+    expect(used.headers['set-cookie']?.[0]).toMatch(/^tandem\.sid=.*Expires=/);
+    expect((await expire()).getTime() - Date.now()).toBeGreaterThan(119 * 60_000);
+  });
 });

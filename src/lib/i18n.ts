@@ -49,7 +49,15 @@ export function fromAcceptLanguage(header: string | undefined): Locale | undefin
 }
 
 /** Formatting by the request's language: dates, date-times and numbers. */
+/** Built once per locale: three Intl formatters per request were 2–3% of a list page's CPU. */
+const formattersByLocale = new Map<Locale, ReturnType<typeof makeFormatters>>();
 export function formatters(locale: Locale) {
+  let f = formattersByLocale.get(locale);
+  if (!f) formattersByLocale.set(locale, (f = makeFormatters(locale)));
+  return f;
+}
+
+function makeFormatters(locale: Locale) {
   const tag = locale === 'ru' ? 'ru-RU' : 'en-GB';
   const date = new Intl.DateTimeFormat(tag, { dateStyle: 'medium' });
   const dateTime = new Intl.DateTimeFormat(tag, { dateStyle: 'medium', timeStyle: 'short' });

@@ -39,14 +39,14 @@ export function currentUser(env: Env, users: UsersService): RequestHandler {
   return async (req, _res, next) => {
     const s = req.session;
     if (!s?.userId) return next();
-    const user = await users.findActive(s.userId);
+    const found = await users.findActiveActor(s.userId);
     const expired = !s.loginAt || Date.now() - s.loginAt > absoluteMs;
-    if (!user || user.sessionVersion !== s.sessionVersion || expired) {
+    if (!found || found.user.sessionVersion !== s.sessionVersion || expired) {
       await new Promise<void>((resolve, reject) => s.regenerate((err) => (err ? reject(err) : resolve())));
       return next();
     }
-    req.user = user;
-    req.actor = await users.actorFor(user);
+    req.user = found.user;
+    req.actor = found.actor;
     next();
   };
 }

@@ -15,6 +15,8 @@ declare module 'express-session' {
     csrfToken: string;
     locale: Locale;
     flash: { type: 'success' | 'error' | 'info'; key: string; params?: Record<string, unknown> }[];
+    /** When the idle deadline was last pushed forward (ms); see keepAlive. */
+    seenAt: number;
   }
 }
 
@@ -40,11 +42,12 @@ export function sessionMiddleware(env: Env, database: Database): RequestHandler 
   return session({
     name: sessionCookieName(env),
     secret: env.SESSION_SECRET,
-    store: new PgStore({ pool: database.pool, tableName: 'session', createTableIfMissing: false, pruneSessionInterval: 15 * 60 }),
+    // No store write per request (connect-pg-simple's touch was an UPDATE on every page): keepAlive below
+    // pushes the idle deadline forward at most once a minute.
+    store: new PgStore({ pool: database.pool, tableName: 'session', createTableIfMissing: false, pruneSessionInterval: 15 * 60, disableTouch: true }),
     resave: false,
     saveUninitialized: false,
-    // Idle timeout: every response pushes the expiry forward; a session left alone expires in the store.
-    rolling: true,
+    rolling: false,
     cookie: {
       httpOnly: true,
       sameSite: 'lax',
@@ -54,3 +57,16 @@ export function sessionMiddleware(env: Env, database: Database): RequestHandler 
     },
   });
 }
+
+export const KEEPALIVE_MS = 60_000;
+
+/**
+ * Idle timeout: a signed-in session's deadline (store row and cookie) moves forward when it is used, but at
+ * most once a minute, by marking the session changed so express-session saves it and re-sends the cookie. A
+ * session left alone expires in the store SESSION_IDLE_MINUTES (less up to a minute) after its last use.
+ */
+export const keepAlive: RequestHandler = (req, _res, next) => {
+  const s = req.session;
+  if (s?.userId && !(Date.now() - (s.seenAt ?? 0) < KEEPALIVE_MS)) s.seenAt = Date.now();
+  next();
+};

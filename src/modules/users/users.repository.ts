@@ -39,6 +39,19 @@ export const usersRepository = {
     await db.delete(sessions).where(exceptSid ? and(owner, sql`${sessions.sid} <> ${exceptSid}`) : owner);
   },
   /** The user's groups with their role and each group's visibility rule, for the access policy. */
+  /** The user and their memberships (as memberships() gives them) in one round trip: read on every request. */
+  async findWithMemberships(db: DbOrTx, id: number) {
+    const [row] = await db
+      .select({
+        user: users,
+        memberships: sql<{ groupId: number; groupName: string; role: 'manager' | 'member'; visibility: 'all' | 'own' }[]>`coalesce((
+          select json_agg(json_build_object('groupId', g.id, 'groupName', g.name, 'role', m.role, 'visibility', g.visibility) order by g.name)
+          from ${memberships} m join ${groups} g on g.id = m.group_id where m.user_id = ${id}), '[]'::json)`,
+      })
+      .from(users)
+      .where(eq(users.id, id));
+    return row;
+  },
   memberships(db: DbOrTx, userId: number) {
     return db
       .select({ groupId: groups.id, groupName: groups.name, role: memberships.role, visibility: groups.visibility })
