@@ -93,6 +93,7 @@ const CLASSIFICATION: Classification = {
   'POST /profile/tokens/:id/revoke': { kind: 'own' },
   // Notifications: each user's own; reading someone else's is 404 (the id is no actor's). Email settings on the profile.
   'GET /notifications': { kind: 'user' },
+  'GET /notifications/bell': { kind: 'user' },
   'POST /notifications/read-all': { kind: 'user' },
   'POST /notifications/:id/read': { kind: 'own' },
   'POST /profile/notifications': { kind: 'user' },

@@ -313,7 +313,7 @@ describe('notifications with the in-process job engine', () => {
       await rows(t, "update notifications set emailed_at = now() where emailed_at is null");
       await rows(t, 'delete from job_outbox');
     }
-    const bell = (html: string) => /<a href="\/notifications" data-testid="bell"[^>]*aria-label="([^"]*)"/.exec(html)?.[1];
+    const bell = (html: string) => /<a href="\/notifications" [^>]*data-testid="bell"[^>]*aria-label="([^"]*)"/.exec(html)?.[1];
 
     it('the bell says how many are unread; opening one marks it read and leads to its record; all read', async () => {
       await seed(USERS.memberA.id, 3);
@@ -355,6 +355,65 @@ describe('notifications with the in-process job engine', () => {
       expect(bell((await agents.managerA.get('/dashboard')).text)).toBe('Notifications, 1 unread');
       // Signed out there is no bell.
       expect(bell((await request(t.app).get('/login')).text)).toBeUndefined();
+    });
+
+    it('the bell refreshes as a fragment: new notifications show, never anyone else\'s, and a poll leaves the session alone', async () => {
+      const poll = (actor: ActorName, page = '/dashboard') =>
+        agents[actor].get('/notifications/bell').set('HX-Request', 'true').set('HX-Current-URL', `http://127.0.0.1:3000${page}`);
+      const sessionExpiry = async () => (await rows(t, 'select sid, expire from session order by sid')).map((r) => `${r.sid} ${(r.expire as Date).toISOString()}`);
+      await seed(USERS.memberA.id, 1, 'before');
+      const first = await poll('memberA');
+      expect(first.status).toBe(200);
+      // Just the bell: no layout around it.
+      expect(first.text).not.toContain('<html');
+      expect(bell(first.text)).toBe('Notifications, 1 unread');
+      expect(first.text).toContain('hx-get="/notifications/bell"');
+
+      // Someone assigns two more: the next poll has them. Another user's pile never shows in memberA's bell.
+      await seed(USERS.memberA.id, 2, 'after');
+      await seed(USERS.managerA.id, 5, 'theirs', USERS.memberA.id);
+      await seed(USERS.memberB.id, 7, 'group-b');
+      const second = await poll('memberA');
+      expect(bell(second.text)).toBe('Notifications, 3 unread');
+      expect(second.text).toMatch(/data-testid="bell-count">3</);
+      expect(bell((await poll('managerA')).text)).toBe('Notifications, 5 unread');
+      expect(bell((await poll('memberB')).text)).toBe('Notifications, 7 unread');
+
+      // A poll is not activity: even when the once-a-minute keep-alive is due, it sets no cookie and the
+      // session's expiry in the store does not move (a tab left open must not keep the session alive).
+      const lastSeenLongAgo = () =>
+        rows(t, `update session set sess = jsonb_set(sess::jsonb, '{seenAt}', to_jsonb((extract(epoch from now()) * 1000 - 120000)::bigint))::json where sess->>'userId' = $1`, [String(USERS.memberA.id)]);
+      await lastSeenLongAgo();
+      const expiryBefore = await sessionExpiry();
+      const quiet = await poll('memberA');
+      expect(bell(quiet.text)).toBe('Notifications, 3 unread');
+      expect(quiet.headers['set-cookie']).toBeUndefined();
+      expect(await sessionExpiry()).toEqual(expiryBefore);
+      // A page is activity: it does move the deadline on.
+      expect((await agents.memberA.get('/dashboard')).headers['set-cookie']).toBeDefined();
+      expect(await sessionExpiry()).not.toEqual(expiryBefore);
+
+      // "You are here" follows the page the bell is on, not the fragment's own path.
+      expect(second.text).not.toContain('aria-current="page"');
+      expect((await poll('memberA', '/notifications?page=2')).text).toContain('aria-current="page"');
+      // Private to its reader: not stored by caches.
+      expect(second.headers['cache-control']).toBe('no-store');
+
+      // Signed out (the session ended meanwhile): htmx gets 204 and the page stays; a plain request goes to login.
+      const anonymous = await request(t.app).get('/notifications/bell').set('HX-Request', 'true');
+      expect(anonymous.status).toBe(204);
+      expect(anonymous.headers['hx-redirect']).toBeUndefined();
+      expect((await request(t.app).get('/notifications/bell')).status).toBe(303);
+    });
+
+    it('the page loads the script that keeps the bell fresh (no inline script: the CSP allows none)', async () => {
+      const page = await agents.memberA.get('/dashboard');
+      expect(page.text).toContain('<script src="/static/js/bell.js" defer></script>');
+      expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+      const js = await request(t.app).get('/static/js/bell.js');
+      expect(js.status).toBe(200);
+      expect(js.text).toContain("'bell:refresh'");
+      expect(js.text).toContain('visibilityState');
     });
 
     it('speaks Russian with Russian plurals, and caps the count at 99+', async () => {

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import type { Services } from '../../services.js';
 import { pageQuery } from '../../lib/pagination.js';
 import { parseInput } from '../../web/forms.js';
@@ -6,6 +6,19 @@ import { requireUser } from '../../web/guards.js';
 import { flash, safeNext } from '../../web/middleware.js';
 import { idParam } from '../../web/params.js';
 import { emailSettingsInput } from './notifications.schemas.js';
+
+const quietWhenSignedOut: RequestHandler = (req, res, next) => (!req.user && req.get('HX-Request') ? void res.status(204).end() : next());
+
+/** express-session saves, or touches, only the session it finds on the request at the end of the response. */
+const leaveSessionAsItIs = (req: Request) => delete (req as { session?: unknown }).session;
+
+const pathOf = (url: string | undefined) => {
+  try {
+    return url ? new URL(url, 'http://x').pathname : '';
+  } catch {
+    return '';
+  }
+};
 
 /** The notifications page, reading them (POST: no GET changes anything), and the email settings of the profile. */
 export function notificationsRoutes(services: Services): Router {
@@ -15,6 +28,19 @@ export function notificationsRoutes(services: Services): Router {
   r.get('/notifications', requireUser, async (req, res) => {
     const q = pageQuery.parse({ page: req.query.page, perPage: 25 });
     res.render('notifications/index', { page: await notifications.list(req.user!.id, q) });
+  });
+
+  /**
+   * The bell alone, for bell.js (every 30 s while the tab is visible). A poll is not the user's activity: it
+   * neither saves nor touches the session (no Set-Cookie, no write to the store), so the idle timeout still
+   * ends a session left open in a tab. When that has happened, htmx gets 204 and the page stays as it is
+   * (no jump to the login page under a half-written form); the next thing the user does signs them in again.
+   */
+  r.get('/notifications/bell', quietWhenSignedOut, requireUser, async (req, res) => {
+    leaveSessionAsItIs(req);
+    const unreadCount = await notifications.unreadCount(req.user!.id);
+    // The page the bell is on (htmx says which): "you are here" when that is the notifications page.
+    res.render('notifications/_bell', { unreadCount, bellPath: pathOf(req.get('HX-Current-URL')) });
   });
 
   // Declared before /notifications/:id/read so "read-all" is never taken for an id (it would be a 404 anyway).
