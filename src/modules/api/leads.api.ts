@@ -3,9 +3,9 @@ import type { Services } from '../../services.js';
 import { LEAD_STATUSES } from '../../db/schema/index.js';
 import { requireUser } from '../../web/guards.js';
 import { idParam } from '../../web/params.js';
-import type { Actor } from '../access/policy.js';
 import { leadListQuery, type LeadInput } from '../leads/leads.schemas.js';
-import { bodyObject, checkIfMatch, etagOf, pageReply, parseBody, parsePatch, type ApiRouter } from './http.js';
+import { bodyObject, etagOf, parseBody, type ApiRouter } from './http.js';
+import { recordCrudApi } from './records.crud.js';
 import { PATCHABLE, PER_PAGE } from './schemas.js';
 import * as S from './serialize.js';
 
@@ -14,86 +14,30 @@ export const listQueryDocs = {
   page: { type: 'integer', minimum: 1, default: 1 },
 };
 
-/** Leads: the page's list (filters, sorting, pagination), create, read, update, trash and convert. */
+/** Leads: the page's list (filters, sorting, pagination), create, read, update, trash — and convert. */
 export function leadsApi(api: ApiRouter, services: Services) {
   const { leads, clients } = services;
   const lid = (req: Request) => idParam(req.params.id);
-  const detail = async (actor: Actor, id: number) => {
-    const d = await leads.get(actor, id);
-    return { body: S.lead(d), etag: etagOf(d.lead.updatedAt) };
-  };
 
-  api.add(
-    {
-      method: 'get', path: '/api/v1/leads', operationId: 'listLeads', tag: 'Leads', summary: 'List leads', guard: requireUser,
-      description: 'The leads you can see, with the filters, sorting and pagination of the leads page. Converted leads are left out unless `converted=1` or a status filter asks for them. Repeat `status` for several.',
-      query: { schema: leadListQuery, docs: { ...listQueryDocs, status: { type: 'array', items: { type: 'string', enum: [...LEAD_STATUSES] } } } },
-      ok: { status: 200, description: 'A page of leads', schema: 'LeadPage' }, errors: [],
+  recordCrudApi(api, {
+    plural: 'leads', singular: 'lead', tag: 'Leads', service: leads,
+    listQuery: leadListQuery,
+    listQueryDocs: { ...listQueryDocs, status: { type: 'array', items: { type: 'string', enum: [...LEAD_STATUSES] } } },
+    schemas: { detail: 'Lead', page: 'LeadPage', input: 'LeadInput', patch: 'LeadPatch' },
+    patchable: PATCHABLE.lead,
+    summaryOf: S.leadSummary,
+    detailOf: (d) => ({ body: S.lead(d), row: d.lead }),
+    storedInput: (l): LeadInput => ({
+      groupId: l.groupId, ownerId: undefined, firstName: l.firstName, lastName: l.lastName, email: l.email, phone: l.phone, company: l.company,
+      source: l.source as LeadInput['source'], status: l.status as LeadInput['status'], value: l.value, description: l.description,
+    }),
+    docs: {
+      list: 'The leads you can see, with the filters, sorting and pagination of the leads page. Converted leads are left out unless `converted=1` or a status filter asks for them. Repeat `status` for several.',
+      create: 'In a group you belong to. Without `ownerId` you own it; `ownerId` null (or "") leaves it unassigned.',
+      createErrors: [409],
+      update: 'Changes the fields sent, with the rules of the edit form (moving to another group or changing the owner needs a manager). A converted lead is read-only (409).',
     },
-    async (req, res) => {
-      const q = leadListQuery.parse(req.query);
-      const { items, total } = await leads.list(req.actor!, q);
-      return pageReply(req, res, items.map(S.leadSummary), total, q);
-    },
-  );
-
-  api.add(
-    {
-      method: 'post', path: '/api/v1/leads', operationId: 'createLead', tag: 'Leads', summary: 'Create a lead', guard: requireUser,
-      description: 'In a group you belong to. Without `ownerId` you own it; `ownerId` null (or "") leaves it unassigned.',
-      body: { schema: 'LeadInput' }, idempotent: true, etag: 'returns',
-      ok: { status: 201, description: 'The new lead', schema: 'Lead', location: true }, errors: [409],
-    },
-    async (req) => {
-      const lead = await leads.create(req.actor!, parseBody('LeadInput', req));
-      return { ...(await detail(req.actor!, lead.id)), status: 201, location: `/api/v1/leads/${lead.id}` };
-    },
-  );
-
-  api.add(
-    {
-      method: 'get', path: '/api/v1/leads/:id', operationId: 'getLead', tag: 'Leads', summary: 'Read a lead', guard: requireUser, etag: 'returns',
-      ok: { status: 200, description: 'The lead', schema: 'Lead' }, errors: [404],
-    },
-    async (req) => detail(req.actor!, lid(req)),
-  );
-
-  api.add(
-    {
-      method: 'patch', path: '/api/v1/leads/:id', operationId: 'updateLead', tag: 'Leads', summary: 'Update a lead', guard: requireUser,
-      description: 'Changes the fields sent, with the rules of the edit form (moving to another group or changing the owner needs a manager). A converted lead is read-only (409).',
-      body: { schema: 'LeadPatch' }, etag: 'checks',
-      ok: { status: 200, description: 'The lead as saved', schema: 'Lead' }, errors: [404, 409],
-    },
-    async (req) => {
-      const actor = req.actor!;
-      const id = lid(req);
-      await leads.get(actor, id);
-      const patch = parsePatch(PATCHABLE.lead, req);
-      // Under the service's row lock: the If-Match check and the merge over the stored values.
-      await leads.update(actor, id, (l) => {
-        checkIfMatch(req, etagOf(l.updatedAt));
-        const stored: LeadInput = {
-          groupId: l.groupId, ownerId: undefined, firstName: l.firstName, lastName: l.lastName, email: l.email, phone: l.phone, company: l.company,
-          source: l.source as LeadInput['source'], status: l.status as LeadInput['status'], value: l.value, description: l.description,
-        };
-        return { ...stored, ...patch };
-      });
-      return detail(actor, id);
-    },
-  );
-
-  api.add(
-    {
-      method: 'delete', path: '/api/v1/leads/:id', operationId: 'deleteLead', tag: 'Leads', summary: 'Move a lead to the trash', guard: requireUser,
-      description: 'Managers and admins; restorable from the trash page for 30 days.',
-      ok: { status: 204, description: 'Trashed' }, errors: [404],
-    },
-    async (req) => {
-      await leads.trash(req.actor!, lid(req));
-      return { status: 204 };
-    },
-  );
+  });
 
   api.add(
     {
