@@ -73,7 +73,7 @@ export async function createServices(env: Env, logger: Logger, opts: { migrate?:
   const files = createFilesService({ database, env, logger, jobs });
   const removeStoredFiles = (names: string[]) => files.removeStoredFiles(names);
 
-  const exportsService = createExportsService({ database, env, logger, notifications });
+  const exportsService = createExportsService({ database, env, logger, notifications, jobs });
 
   const services: Services = {
     env,
@@ -111,10 +111,11 @@ export async function createServices(env: Env, logger: Logger, opts: { migrate?:
       return checks;
     },
     async close() {
+      // Exports running here stop first (their job runs them again), so stopping the jobs does not wait for them.
+      await exportsService.close();
       await jobs.stop();
       mailer.close();
       redis?.disconnect();
-      await exportsService.close();
       await database.close();
     },
   };

@@ -1,4 +1,6 @@
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
@@ -179,7 +181,7 @@ beforeAll(async () => {
   agents = await loginActors(t.app);
 });
 afterAll(async () => {
-  await t.services.exports.idle();
+  await t.services.jobs.settle();
   await t.close();
 });
 
@@ -413,11 +415,13 @@ describe('exports over the sync limit run in the background', () => {
   let bg: TestApp;
   let bgAgents: Record<ActorName, Agent>;
   beforeAll(async () => {
-    bg = await createTestApp({ EXPORT_SYNC_LIMIT: '5', EXPORT_RATE_LIMIT: '1000' });
+    // The in-process jobs engine (no REDIS_URL), polling as the server does.
+    bg = await createTestApp({ EXPORT_SYNC_LIMIT: '5', EXPORT_RATE_LIMIT: '1000', JOBS_POLL_MS: '100' });
+    bg.services.jobs.start();
     bgAgents = await loginActors(bg.app);
   });
   afterAll(async () => {
-    await bg.services.exports.idle();
+    await bg.services.jobs.settle();
     await bg.close();
   });
 
@@ -455,6 +459,9 @@ describe('exports over the sync limit run in the background', () => {
     expect(fs.readdirSync(path.join(bg.services.env.UPLOAD_DIR, 'exports')).filter((n) => n.startsWith(id!) && n.endsWith('.part'))).toEqual([]);
     const { rows: acts } = await bg.services.database.pool.query(`select group_id, data from activities where action = 'exported' and data->>'exportId' = $1`, [id]);
     expect(acts).toEqual([{ group_id: A, data: expect.objectContaining({ format: 'csv', rows: want.length }) }]);
+    // It ran as a job of the jobs engine: one, keyed by the export id, done on its first attempt.
+    const { rows: jobs } = await bg.services.database.pool.query(`select name, status, payload, attempts from job_outbox where payload->>'exportId' = $1`, [id]);
+    expect(jobs).toEqual([{ name: 'exports.run', status: 'done', payload: { exportId: id }, attempts: 1 }]);
 
     // Someone else's export, page or file, is not there for them: admins included.
     for (const other of ['memberA', 'admin', 'memberB'] as const) {
@@ -535,6 +542,65 @@ describe('exports over the sync limit run in the background', () => {
   });
 });
 
+/* ---------- The same job on BullMQ ---------- */
+
+const hasRedis = (() => {
+  try {
+    return !!execSync('command -v redis-server', { stdio: 'pipe' }).toString().trim();
+  } catch {
+    return false;
+  }
+})();
+
+describe.skipIf(!hasRedis)('background exports on BullMQ (a redis-server of the test\'s own) — skipped without redis-server', () => {
+  let app: TestApp;
+  let redis: ChildProcess;
+  let workers: { close(force?: boolean): Promise<void> }[] = [];
+  beforeAll(async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = srv.address() as AddressInfo;
+        srv.close(() => resolve(p));
+      });
+    });
+    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    await sleep(300);
+    app = await createTestApp({ EXPORT_SYNC_LIMIT: '5', EXPORT_RATE_LIMIT: '1000', REDIS_URL: `redis://127.0.0.1:${port}`, JOBS_POLL_MS: '100' });
+    // The web process hands the outbox to Redis; the workers (what `npm run worker` starts) run the job.
+    app.services.jobs.start();
+    workers = app.services.jobs.startWorkers(1);
+  });
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.close(true).catch(() => undefined)));
+    await app?.close();
+    redis?.kill('SIGKILL');
+  });
+
+  it('the export runs on a worker, shows its progress to the end and downloads whole', async () => {
+    expect(app.services.jobs.mode).toBe('bullmq');
+    const agent = request.agent(app.app);
+    expect((await login(agent, USERS.managerA.email)).status).toBe(303);
+    const start = await agent.get('/clients/export?format=xlsx&sort=name&dir=asc');
+    expect(start.status).toBe(303);
+    const id = start.headers.location!.split('/').pop()!;
+    const done = await pollUntil(agent, id, 'done', 20_000);
+    const want = await expectedRows(app, { groups: [A], order: 'lower(c.name) asc nulls last, c.id asc' });
+    expect(done.text).toContain(`/exports/${id}/download`);
+    const { rows: [row] } = await app.services.database.pool.query('select total, processed from exports where id = $1', [id]);
+    expect(row).toEqual({ total: want.length, processed: want.length });
+    const file = await agent.get(`/exports/${id}/download`).buffer(true).parse(binary);
+    expect(file.status).toBe(200);
+    const wb = new ExcelJS.Workbook();
+    await loadXlsx(wb, file.body as Buffer);
+    const ids: number[] = [];
+    wb.worksheets[0]!.eachRow((row, n) => void (n > 1 && ids.push(row.getCell(1).value as number)));
+    expect(ids).toEqual(want.map((r) => Number(r[0])));
+    // Through the outbox to BullMQ (dispatched), as the job keyed by the export id.
+    const { rows: jobs } = await app.services.database.pool.query(`select job_key, status from job_outbox where payload->>'exportId' = $1`, [id]);
+    expect(jobs).toEqual([{ job_key: `exports.run:${id}`, status: 'dispatched' }]);
+  });
+});
+
 /* ---------- Limits and failures ---------- */
 
 describe('rate limit', () => {
@@ -574,19 +640,48 @@ describe('rate limit', () => {
 describe('a failed background export', () => {
   let broken: TestApp;
   let blocker: string;
+  const jobsOf = async (id: string) =>
+    (await broken.services.database.pool.query(`select job_key, status, attempts, last_error from job_outbox where payload->>'exportId' = $1 order by id`, [id])).rows;
+  const block = () => {
+    fs.rmSync(blocker, { recursive: true, force: true });
+    fs.writeFileSync(blocker, 'not a folder');
+  };
   beforeAll(async () => {
     // UPLOAD_DIR below a regular file: nothing can be written there, whoever runs the tests (root included).
     blocker = path.join(os.tmpdir(), `tandem-export-blocker-${process.pid}`);
-    fs.writeFileSync(blocker, 'not a folder');
-    broken = await createTestApp({ EXPORT_SYNC_LIMIT: '5', EXPORT_RATE_LIMIT: '1000', UPLOAD_DIR: path.join(blocker, 'uploads') });
+    // Retries 300 ms, then 600 ms later: time to see the export waiting between attempts.
+    broken = await createTestApp({ EXPORT_SYNC_LIMIT: '5', EXPORT_RATE_LIMIT: '1000', UPLOAD_DIR: path.join(blocker, 'uploads'), JOBS_POLL_MS: '100', JOBS_BACKOFF_MS: '300' });
+    broken.services.jobs.start();
   });
   afterAll(async () => {
-    await broken.services.exports.idle();
+    await broken.services.jobs.settle();
     await broken.close();
     fs.rmSync(blocker, { recursive: true, force: true });
   });
 
-  it('shows its error after the retries, and the user can retry it once the problem is gone', async () => {
+  it('a failure that a retry fixes never reaches the user: the export waits, then is done', async () => {
+    block();
+    const agent = request.agent(broken.app);
+    expect((await login(agent, USERS.managerA.email)).status).toBe(303);
+    const id = (await agent.get('/clients/export?format=json')).headers.location!.split('/').pop()!;
+    // The first attempt fails: the job waits for its next one, the export is pending again, with no error.
+    const waitingForRetry = async () => {
+      const [job] = await jobsOf(id);
+      return job?.attempts === 1 && job.status === 'pending';
+    };
+    for (let i = 0; i < 100 && !(await waitingForRetry()); i++) await sleep(10);
+    expect(await jobsOf(id)).toEqual([expect.objectContaining({ job_key: `exports.run:${id}`, status: 'pending', attempts: 1 })]);
+    const { rows: [waiting] } = await broken.services.database.pool.query('select status, error from exports where id = $1', [id]);
+    expect(waiting).toEqual({ status: 'pending', error: null });
+    fs.rmSync(blocker);
+    await pollUntil(agent, id, 'done');
+    expect(await jobsOf(id)).toEqual([expect.objectContaining({ status: 'done', attempts: 2 })]);
+    const { rows: notes } = await broken.services.database.pool.query(`select data from notifications where user_id = $1 and link = $2`, [USERS.managerA.id, `/exports/${id}`]);
+    expect(notes.map((n) => n.data.status)).toEqual(['done']);
+  });
+
+  it('shows its error after the last attempt (and on /admin/jobs), and its owner can retry it once the problem is gone', async () => {
+    block();
     const agent = request.agent(broken.app);
     expect((await login(agent, USERS.managerA.email)).status).toBe(303);
     const start = await agent.get('/clients/export?format=csv&sort=name&dir=asc');
@@ -602,8 +697,28 @@ describe('a failed background export', () => {
     expect((await agent.get(`/exports/${id}/download`)).status).toBe(409);
     // The full page shows it too.
     expect((await agent.get(`/exports/${id}`)).text).toContain('The export file could not be written on the server');
+    // The job failed for good after its three attempts; an administrator sees it with its error.
+    const [job] = await jobsOf(id);
+    expect(job).toMatchObject({ status: 'failed', attempts: 3 });
+    expect(job.last_error).toMatch(/ENOTDIR|EEXIST|not a directory/i);
+    const admin = request.agent(broken.app);
+    expect((await login(admin, USERS.admin.email)).status).toBe(303);
+    const jobsPage = await admin.get('/admin/jobs');
+    expect(jobsPage.status).toBe(200);
+    const exportsQueue = jobsPage.text.slice(jobsPage.text.indexOf('data-testid="queue-exports"'), jobsPage.text.indexOf('data-testid="queue-maintenance"'));
+    expect(exportsQueue).toContain('exports.run');
+    expect(exportsQueue).toMatch(/ENOTDIR|EEXIST|not a directory/i);
 
-    // Only a failed export can be retried, and only by its owner.
+    // Nobody else can retry it (404, an administrator included), and it needs the form's CSRF token.
+    const member = request.agent(broken.app);
+    expect((await login(member, USERS.memberA.email)).status).toBe(303);
+    for (const other of [admin, member]) {
+      const res = await other.post(`/exports/${id}/retry`).type('form').send({ _csrf: await csrfOf(other) });
+      expect(res.status).toBe(404);
+    }
+    expect((await agent.post(`/exports/${id}/retry`).type('form').send({})).status).toBe(403);
+    expect((await jobsOf(id)).length).toBe(1);
+
     fs.rmSync(blocker);
     const retry = await agent.post(`/exports/${id}/retry`).type('form').send({ _csrf: await csrfOf(agent, `/exports/${id}`) });
     expect(retry.status).toBe(303);
@@ -612,6 +727,10 @@ describe('a failed background export', () => {
     const file = await agent.get(`/exports/${id}/download`).buffer(true).parse(binary);
     expect(file.status).toBe(200);
     expect(parseCsv(file.body.toString('utf8')).slice(1)).toEqual(await expectedRows(broken, { groups: [A], order: 'lower(c.name) asc nulls last, c.id asc' }));
+    // A second job, keyed by the failure it retried; the first stays failed on the admin page.
+    const after = await jobsOf(id);
+    expect(after.map((j) => j.status)).toEqual(['failed', 'done']);
+    expect(after[1].job_key).toMatch(new RegExp(`^exports\\.run:${id}:retry:\\d+$`));
     const again = await agent.post(`/exports/${id}/retry`).type('form').send({ _csrf: await csrfOf(agent, `/exports/${id}`) });
     expect(again.status).toBe(409);
   });

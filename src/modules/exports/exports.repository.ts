@@ -82,15 +82,6 @@ export const exportsRepository = {
     return rows.length > 0;
   },
 
-  /** Exports left unfinished by a stopped process (the in-process runner does not survive a restart). */
-  unfinished(db: DbOrTx) {
-    return db
-      .select({ id: exportsTable.id })
-      .from(exportsTable)
-      .where(inArray(exportsTable.status, ['pending', 'running']))
-      .orderBy(exportsTable.createdAt);
-  },
-
   /** Exports past their expiry, and failed ones older than `failedBefore`: their files and rows go. */
   expired(db: DbOrTx, now: Date, failedBefore: Date) {
     return db

@@ -3,8 +3,10 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
+import { UnrecoverableError } from 'bullmq';
 import type { Env } from '../../config/env.js';
 import type { Database, DbOrTx } from '../../db/client.js';
+import type { Jobs } from '../../jobs/jobs.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Notifier } from '../notifications/notifications.service.js';
 import { AppError, ForbiddenError, NotFoundError, TooManyRequestsError } from '../../web/errors.js';
@@ -15,15 +17,16 @@ import { activityRepository } from '../records/activity.repository.js';
 import { usersRepository } from '../users/users.repository.js';
 import { EXPORT_FORMATS, FORMAT_INFO, exportFileName, type ExportFormat } from './exports.format.js';
 import { exportsRepository as repo, type ExportRow } from './exports.repository.js';
-import { createRunner, PermanentJobError, type JobContext } from './exports.runner.js';
+import { EXPORT_JOB } from './exports.jobs.js';
 import { activeFilters, storedFilters, type ExportRequest } from './exports.schemas.js';
 import { streamExport, type StreamResult } from './exports.stream.js';
 
 /**
  * Exports of the client list (DESIGN.md: managers and admins; "exactly the set the user sees"):
  * - up to EXPORT_SYNC_LIMIT rows stream straight into the response;
- * - more run in the background (runExport, by id), into UPLOAD_DIR/exports/<id>.<ext>, kept 24 hours and
- *   downloadable only by the user who asked;
+ * - more run in the background: the job exports.run (exports.jobs.ts, on the jobs engine: BullMQ with
+ *   `npm run worker`, or in-process) calls runExport by id, which writes UPLOAD_DIR/exports/<id>.<ext>, kept
+ *   24 hours and downloadable only by the user who asked;
  * - every export is a row of `exports` (the per-user log, and the rate limit counts it) and, once written,
  *   one 'exported' activity per group it took rows from.
  */
@@ -35,11 +38,19 @@ const PROGRESS_EVERY = 1000;
 const FOLDER = 'exports';
 const STORED_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.(csv|xlsx|json)$/;
 
-/** A failure shown to the user: `key` is an i18n key stored in exports.error. */
-class ExportFailure extends PermanentJobError {
+/**
+ * A failure no retry can fix (the user may no longer export), shown to the user: `key` is an i18n key stored
+ * in exports.error. Unrecoverable for the jobs engine: no further attempts.
+ */
+class ExportFailure extends UnrecoverableError {
   constructor(readonly key: string) {
     super(key);
   }
+}
+
+/** How the job runs an export: whether a failure now is final (its last attempt). */
+export interface RunContext {
+  final: boolean;
 }
 
 /** What the user may read about a failure (the technical error goes to the log). */
@@ -68,6 +79,8 @@ interface Deps {
   database: Database;
   env: Env;
   logger: Logger;
+  /** Background exports are jobs (exports.run), enqueued in the transaction that creates their row. */
+  jobs: Pick<Jobs, 'enqueue' | 'kick' | 'settle'>;
   /** Tells the user a background export is ready (or failed): in the app, and by email unless they turned it off. */
   notifications?: Notifier;
 }
@@ -105,7 +118,8 @@ export function createExportsService(deps: Deps) {
   const { database, env, logger } = deps;
   const { db, pool } = database;
   const dir = path.resolve(env.UPLOAD_DIR, FOLDER);
-  const runner = createRunner((id, ctx) => runExport(id, ctx), logger, { attempts: 3, backoffMs: 1000 });
+  // Aborted by close(): a shutdown stops the exports running in this process (their job runs them again).
+  const shutdown = new AbortController();
 
   /**
    * May `actor` export with these filters? Throws 403 (manages no group; only a member of the named group)
@@ -118,12 +132,16 @@ export function createExportsService(deps: Deps) {
     return scoped;
   }
 
-  /** Policy, rate limit and size: what a request to export becomes. Nothing is streamed yet. */
-  async function begin(actor: Actor, req: ExportRequest): Promise<ExportPlan> {
+  /**
+   * Policy, rate limit and size: what a request to export becomes. Nothing is streamed yet. A background
+   * export's job is enqueued in the transaction that creates its row (so neither exists without the other).
+   * `toFile`: a background export (a file) whatever the size, e.g. for API clients.
+   */
+  async function begin(actor: Actor, req: ExportRequest, opts: { toFile?: boolean } = {}): Promise<ExportPlan> {
     const scoped = allowed(actor, req);
 
     const count = await clientsRepository.count(db, scoped, req.filters);
-    const background = count > env.EXPORT_SYNC_LIMIT;
+    const background = opts.toFile === true || count > env.EXPORT_SYNC_LIMIT;
     const row = await db.transaction(async (tx) => {
       await repo.lockUser(tx, actor.id);
       const since = new Date(Date.now() - RATE_WINDOW_MS);
@@ -134,17 +152,19 @@ export function createExportsService(deps: Deps) {
         Object.assign(err.params, { limit: env.EXPORT_RATE_LIMIT });
         throw err.withAction('/exports', 'exports.myExports');
       }
-      return repo.insert(tx, {
+      const inserted = await repo.insert(tx, {
         userId: actor.id,
         format: req.format,
         filters: activeFilters(req.filters),
         status: background ? 'pending' : 'running',
         total: count,
       });
+      // By id, keyed by it: the job reads everything it needs from the row.
+      if (background) await deps.jobs.enqueue(tx, EXPORT_JOB, { exportId: inserted.id }, inserted.id);
+      return inserted;
     });
     if (!background) return { mode: 'sync', row, actor: scoped, format: req.format, filters: req.filters };
-    // Queued after the row has committed, by id: the job reads everything it needs from the row.
-    runner.enqueue(row.id);
+    deps.jobs.kick();
     return { mode: 'background', row };
   }
 
@@ -223,12 +243,15 @@ export function createExportsService(deps: Deps) {
   }
 
   /**
-   * The background job: writes the export of `exportId` to UPLOAD_DIR/exports/<id>.<ext> (a temp name, then a
-   * rename), with progress every ~1000 rows, then marks it done (expiring in 24 hours). Idempotent and by id:
-   * a done export is left alone, anything else is written again from the start. On failure the partial file
-   * is removed; on the last attempt the export is marked failed with a message the user can read.
+   * The background job's work: writes the export of `exportId` to UPLOAD_DIR/exports/<id>.<ext> (a temp name,
+   * then a rename), with progress every ~1000 rows, then marks it done (expiring in 24 hours). Idempotent and
+   * by id: a done export is left alone, anything else is written again from the start. On failure the partial
+   * file is removed and the error thrown (the jobs engine retries it, or shows it on /admin/jobs); on the last
+   * attempt, or a failure no retry can fix, the export is marked failed with a message the user can read.
    */
-  async function runExport(exportId: string, ctx: JobContext = { final: true, signal: new AbortController().signal }): Promise<void> {
+  async function runExport(exportId: string, ctx: RunContext = { final: true }): Promise<void> {
+    const signal = shutdown.signal;
+    signal.throwIfAborted();
     const existing = await repo.findById(db, exportId);
     if (!existing || existing.status === 'done') return;
     const row = await repo.claim(db, exportId);
@@ -269,7 +292,7 @@ export function createExportsService(deps: Deps) {
       };
 
       const result = await streamExport(pool, clientExportQuery(db, scoped, filters), format, file, {
-        signal: ctx.signal,
+        signal,
         onProgress: report,
         progressEvery: PROGRESS_EVERY,
       });
@@ -283,14 +306,11 @@ export function createExportsService(deps: Deps) {
     } catch (err) {
       file?.destroy();
       if (tmp) await fsp.rm(tmp, { force: true }).catch(() => undefined);
-      if (ctx.signal.aborted) {
-        // Shutdown: back to the queue for the next start.
-        await repo.update(db, row.id, { status: 'pending', processed: 0 }).catch(() => undefined);
-        throw err;
-      }
-      const key = failureKey(err);
-      const final = ctx.final || err instanceof PermanentJobError;
-      if (!(err instanceof ExportFailure)) logger.error({ err, exportId: row.id }, 'export failed');
+      const interrupted = signal.aborted;
+      const key = interrupted ? 'exports.failure.stopped' : failureKey(err);
+      // A shutdown is not the export's fault, but it is an attempt: its job runs it again unless it was the last.
+      const final = ctx.final || err instanceof UnrecoverableError;
+      if (!(err instanceof ExportFailure) && !interrupted) logger.error({ err, exportId: row.id, final }, 'export failed');
       await db
         .transaction(async (tx) => {
           await repo.update(tx, row.id, final ? { status: 'failed', error: key, finishedAt: new Date() } : { status: 'pending', processed: 0 });
@@ -308,12 +328,6 @@ export function createExportsService(deps: Deps) {
     return row;
   }
 
-  // Exports a stopped process left unfinished are picked up again (the in-process runner keeps no state).
-  void repo.unfinished(db).then(
-    (rows) => rows.forEach((r) => runner.enqueue(r.id)),
-    (err) => logger.warn({ err }, 'could not look for unfinished exports'),
-  );
-
   return {
     syncLimit: env.EXPORT_SYNC_LIMIT,
     /** The export right alone (no count, no log, no rate limit): for HEAD requests. */
@@ -327,11 +341,21 @@ export function createExportsService(deps: Deps) {
 
     list: (userId: number) => repo.listForUser(db, userId),
 
-    /** A failed export of the user goes back to the queue. */
+    /**
+     * A failed export of the user goes back to the queue: a new job (its first one has used its attempts),
+     * keyed by the failure it retries, in the transaction that makes the export pending again. Only a failed
+     * export moves, so a retry sent twice starts one job.
+     */
     async retry(userId: number, id: string) {
       const row = await owned(userId, id);
       if (row.status !== 'failed') throw new AppError(409, 'exports.errors.notFailed').withAction(`/exports/${id}`, 'exports.back');
-      if (await repo.requeue(db, userId, id)) runner.enqueue(id);
+      const failedAt = (row.finishedAt ?? row.createdAt).getTime();
+      const requeued = await db.transaction(async (tx) => {
+        if (!(await repo.requeue(tx, userId, id))) return false;
+        await deps.jobs.enqueue(tx, EXPORT_JOB, { exportId: id }, `${id}:retry:${failedAt}`);
+        return true;
+      });
+      if (requeued) deps.jobs.kick();
       return row;
     },
 
@@ -355,9 +379,15 @@ export function createExportsService(deps: Deps) {
 
     purgeExpired: (now?: Date) => purgeExpiredExports(deps, now),
 
-    /** Resolves when no background export is queued or running. */
-    idle: () => runner.idle(),
-    close: () => runner.close(),
+    /**
+     * In-process engine: resolves when no job (background exports included) is due. With BullMQ it only hands
+     * the outbox to Redis; wait for the export's status instead.
+     */
+    idle: () => deps.jobs.settle(),
+    /** Stops the exports running in this process (shutdown); each is left to its job's next attempt. */
+    close: async () => {
+      shutdown.abort(new Error('the exports service is shutting down'));
+    },
   };
 }
 
