@@ -4,6 +4,7 @@ import { createTestApp, csrfFrom, resetDatabase, tokenFor, type Agent, type Test
 import { GROUPS, RECORDS, USERS, loginActors, restoreFixture, type ActorName } from './helpers/fixture.js';
 import { listRoutes } from './helpers/routes.js';
 import { hashToken } from '../src/modules/tokens/tokens.service.js';
+import { bearer, schemaChecks, tokenOf as tokenOfActor, type Json, type OpenApi } from './helpers/api.js';
 
 let t: TestApp;
 let agents: Record<ActorName, Agent>;
@@ -25,99 +26,14 @@ beforeEach(async () => {
 
 const q = async (sql: string, values: unknown[] = []) => (await t.services.database.pool.query(sql, values)).rows;
 
-/* ---------- tokens and requests ---------- */
+/* ---------- tokens, requests and the documented schemas (test/helpers/api.ts) ---------- */
 
 type Scope = 'read' | 'write';
-async function tokenOf(actor: Exclude<ActorName, 'anonymous'>, scope: Scope = 'write', expiresIn: '7' | '30' | 'never' = '30') {
-  const { secret } = await t.services.tokens.create({ id: USERS[actor].id }, { tokenName: `${actor} ${scope}`, scope, expiresIn });
-  return secret;
-}
-
+const tokenOf = (actor: Exclude<ActorName, 'anonymous'>, scope: Scope = 'write', expiresIn: '7' | '30' | 'never' = '30') => tokenOfActor(t.services, actor, scope, expiresIn);
 /** Requests with `Authorization: Bearer`. */
-function as(token: string) {
-  const auth = (r: request.Test) => r.set('Authorization', `Bearer ${token}`);
-  const app = request(t.app);
-  // URLs often come from a Location header or a link in a response.
-  const must = (url: string | undefined) => {
-    if (!url) throw new Error('no URL');
-    return url;
-  };
-  return {
-    get: (url: string | undefined) => auth(app.get(must(url))),
-    post: (url: string | undefined, body?: object) => (body === undefined ? auth(app.post(must(url))) : auth(app.post(must(url))).send(body)),
-    patch: (url: string | undefined, body: object, headers: Record<string, string> = {}) => auth(app.patch(must(url))).set(headers).send(body),
-    delete: (url: string | undefined) => auth(app.delete(must(url))),
-    upload: (url: string) => auth(app.post(url)),
-  };
-}
-
-/* ---------- a small JSON Schema validator for what the document uses ---------- */
-
-type Json = Record<string, unknown>;
-interface OpenApi {
-  openapi: string;
-  paths: Record<string, Record<string, Json>>;
-  components: { schemas: Record<string, Json> };
-}
-
-const isType = (type: string, v: unknown) =>
-  type === 'null' ? v === null
-    : type === 'integer' ? Number.isInteger(v)
-    : type === 'number' ? typeof v === 'number'
-    : type === 'array' ? Array.isArray(v)
-    : type === 'object' ? !!v && typeof v === 'object' && !Array.isArray(v)
-    : typeof v === type;
-
-/** Validates a value against a schema of the document: type, enum, const, anyOf, $ref, properties, items, limits, patterns. */
-function validate(schema: Json, value: unknown, path = '$'): string[] {
-  if (typeof schema.$ref === 'string') return validate(doc.components.schemas[schema.$ref.split('/').pop()!]!, value, path);
-  if (Array.isArray(schema.anyOf)) {
-    return (schema.anyOf as Json[]).some((s) => validate(s, value, path).length === 0) ? [] : [`${path}: matches none of ${JSON.stringify(schema.anyOf)}`];
-  }
-  if (schema.type !== undefined) {
-    const types = ([] as string[]).concat(schema.type as string);
-    if (!types.some((ty) => isType(ty, value))) return [`${path}: expected ${types.join('|')}, got ${JSON.stringify(value)}`];
-  }
-  const errors: string[] = [];
-  if (schema.const !== undefined && value !== schema.const) errors.push(`${path}: expected ${JSON.stringify(schema.const)}`);
-  if (Array.isArray(schema.enum) && !schema.enum.includes(value)) errors.push(`${path}: ${JSON.stringify(value)} not in enum`);
-  if (typeof value === 'string') {
-    if (typeof schema.pattern === 'string' && !new RegExp(schema.pattern, 'u').test(value)) errors.push(`${path}: does not match ${schema.pattern}`);
-    if (typeof schema.maxLength === 'number' && value.length > schema.maxLength) errors.push(`${path}: too long`);
-    if (typeof schema.minLength === 'number' && value.length < schema.minLength) errors.push(`${path}: too short`);
-    if (schema.format === 'date-time' && Number.isNaN(Date.parse(value))) errors.push(`${path}: not a date-time`);
-  }
-  if (typeof value === 'number') {
-    if (typeof schema.minimum === 'number' && value < schema.minimum) errors.push(`${path}: below minimum`);
-    if (typeof schema.maximum === 'number' && value > schema.maximum) errors.push(`${path}: above maximum`);
-  }
-  if (Array.isArray(value) && schema.items) value.forEach((v, i) => errors.push(...validate(schema.items as Json, v, `${path}[${i}]`)));
-  if (isType('object', value)) {
-    const obj = value as Json;
-    const props = (schema.properties ?? {}) as Record<string, Json>;
-    for (const r of (schema.required ?? []) as string[]) if (!(r in obj)) errors.push(`${path}.${r}: missing`);
-    for (const [k, v] of Object.entries(obj)) {
-      if (props[k]) errors.push(...validate(props[k]!, v, `${path}.${k}`));
-      else if (schema.additionalProperties === false) errors.push(`${path}.${k}: not in the schema`);
-      else if (schema.additionalProperties && typeof schema.additionalProperties === 'object') errors.push(...validate(schema.additionalProperties as Json, v, `${path}.${k}`));
-    }
-  }
-  return errors;
-}
-
-/** The response matches the schema the document gives for this operation and status. */
-function expectDocumented(res: request.Response, method: string, path: string) {
-  const op = doc.paths[path]?.[method];
-  expect(op, `${method} ${path} is documented`).toBeTruthy();
-  let response = (op!.responses as Record<string, Json>)[String(res.status)];
-  expect(response, `${method} ${path} documents ${res.status}`).toBeTruthy();
-  if (typeof response!.$ref === 'string') response = (doc as unknown as { components: { responses: Record<string, Json> } }).components.responses[response!.$ref.split('/').pop()!];
-  const content = response!.content as Record<string, { schema: Json }> | undefined;
-  if (!content) return;
-  const [type, media] = Object.entries(content)[0]!;
-  expect(res.headers['content-type']).toContain(type);
-  if (type.includes('json')) expect(validate(media.schema, res.body)).toEqual([]);
-}
+const as = (token: string) => bearer(t.app, token);
+const validate = (schema: Json, value: unknown) => schemaChecks(doc).validate(schema, value);
+const expectDocumented = (res: request.Response, method: string, path: string) => schemaChecks(doc).expectDocumented(res, method, path);
 
 const leadBody = (over: Json = {}) => ({ groupId: GROUPS.A.id, lastName: 'Иванов', firstName: 'Пётр', email: 'petr@example.com', value: '1200.50', ...over });
 

@@ -16,8 +16,8 @@ export interface OpenApi {
   components: { schemas: Record<string, Json>; responses: Record<string, Json> };
 }
 
-export async function tokenOf(services: Services, actor: Exclude<ActorName, 'anonymous'>, scope: 'read' | 'write' = 'write') {
-  const { secret } = await services.tokens.create({ id: USERS[actor].id }, { tokenName: `${actor} ${scope}`, scope, expiresIn: '30' });
+export async function tokenOf(services: Services, actor: Exclude<ActorName, 'anonymous'>, scope: 'read' | 'write' = 'write', expiresIn: '7' | '30' | 'never' = '30') {
+  const { secret } = await services.tokens.create({ id: USERS[actor].id }, { tokenName: `${actor} ${scope}`, scope, expiresIn });
   return secret;
 }
 
@@ -33,6 +33,7 @@ export function bearer(app: Express, token: string) {
     post: (url: string | undefined, body?: object) => (body === undefined ? auth(request(app).post(must(url))) : auth(request(app).post(must(url))).send(body)),
     patch: (url: string | undefined, body: object, headers: Record<string, string> = {}) => auth(request(app).patch(must(url))).set(headers).send(body),
     delete: (url: string | undefined) => auth(request(app).delete(must(url))),
+    upload: (url: string) => auth(request(app).post(url)),
   };
 }
 
