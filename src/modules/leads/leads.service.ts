@@ -21,6 +21,17 @@ export interface LeadsDeps {
   notifications?: Notifier;
 }
 
+/**
+ * A change in the history: the status as its own entry (status_changed, old → new: the board and the edit form
+ * alike, so the pipeline's moves can be found by action), the other fields changed with it as one 'updated'.
+ */
+async function logChanges(tx: Tx, actor: Actor, lead: Lead, changes: Record<string, [unknown, unknown]>) {
+  const { status, ...rest } = changes;
+  const entry = { groupId: lead.groupId, leadId: lead.id, actorId: actor.id };
+  if (Object.keys(rest).length) await activityRepository.add(tx, { ...entry, action: 'updated', data: { changes: rest } });
+  if (status) await activityRepository.add(tx, { ...entry, action: 'status_changed', data: { changes: { status } } });
+}
+
 export function createLeadsService(deps: LeadsDeps) {
   const { db } = deps.database;
 
@@ -107,7 +118,7 @@ export function createLeadsService(deps: LeadsDeps) {
         const changes = diff(before, after, TRACKED);
         if (Object.keys(changes).length) {
           await nameOwnerAndGroup(tx, changes, before, after);
-          await activityRepository.add(tx, { groupId: after.groupId, leadId: id, actorId: actor.id, action: 'updated', data: { changes } });
+          await logChanges(tx, actor, after, changes);
         }
         if (after.ownerId !== before.ownerId) await notifyOwner(tx, actor, after, `assigned:lead:${id}:${after.updatedAt.getTime()}`);
         return after;
@@ -125,7 +136,7 @@ export function createLeadsService(deps: LeadsDeps) {
         if (before.status === 'converted' || status === 'converted') throw new ConflictError('leads.readOnly');
         if (before.status === status) return before;
         const after = await repo.update(tx, id, { status });
-        await activityRepository.add(tx, { groupId: after.groupId, leadId: id, actorId: actor.id, action: 'updated', data: { changes: { status: [before.status, status] } } });
+        await logChanges(tx, actor, after, { status: [before.status, status] });
         return after;
       });
     },

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestApp, resetDatabase, tokenFor, type Agent, type TestApp } from './helpers/app.js';
+import { GROUPS, USERS, loginActors, restoreFixture, type ActorName } from './helpers/fixture.js';
+
+/** A lead's status changes in its history: status_changed with old → new, from the board and from the edit form. */
+let t: TestApp;
+let agents: Record<ActorName, Agent>;
+beforeAll(async () => {
+  t = await createTestApp();
+  await resetDatabase(t.services);
+  await restoreFixture(t.services);
+  agents = await loginActors(t.app);
+});
+afterAll(async () => { await t.close(); });
+beforeEach(async () => {
+  await restoreFixture(t.services);
+  await t.services.database.pool.query('truncate leads, clients, comments, files, activities, job_outbox restart identity cascade');
+  await t.services.database.pool.query('update users set locale = null');
+});
+
+const q = async (sql: string, values: unknown[] = []) => (await t.services.database.pool.query(sql, values)).rows;
+const tokens = new Map<ActorName, string>();
+async function post(actor: ActorName, url: string, body: Record<string, unknown> = {}) {
+  if (!tokens.has(actor)) tokens.set(actor, await tokenFor(agents[actor], '/profile'));
+  return agents[actor].post(url).type('form').send({ _csrf: tokens.get(actor), ...body });
+}
+const leadForm = (over: Record<string, unknown> = {}) => ({ groupId: GROUPS.A.id, lastName: 'Иванов', firstName: 'Пётр', email: '', phone: '', company: '', source: '', status: 'new', value: '', description: '', ownerId: USERS.memberA.id, ...over });
+async function createLead(over: Record<string, unknown> = {}) {
+  const res = await post('memberA', '/leads', leadForm(over));
+  expect(res.status, res.text.slice(0, 300)).toBe(303);
+  return Number(res.headers.location!.split('/').pop());
+}
+const history = (id: number) => q("select action, data, actor_id from activities where lead_id = $1 and action <> 'created' order by id", [id]);
+const moveOnBoard = async (id: number, status: string) =>
+  agents.memberA.post(`/leads/${id}/status`).set('HX-Request', 'true').set('x-csrf-token', await tokenFor(agents.memberA, '/leads/board')).type('form').send({ status });
+/** The timeline's entries, as text, newest first. */
+async function timeline(id: number) {
+  const page = await agents.memberA.get(`/leads/${id}`);
+  expect(page.status).toBe(200);
+  const section = page.text.slice(page.text.indexOf('data-testid="timeline"'));
+  return [...section.slice(0, section.indexOf('</section>')).matchAll(/<li class="border-l-2[^>]*>([\s\S]*?)<\/li>\s*(?=<li class="border-l-2|<\/ol>)/g)]
+    .map((m) => m[1]!.replace(/<time[\s\S]*?<\/time>/, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').replace(/ :/g, ':').trim());
+}
+
+describe('status changes in the history', () => {
+  it('a move on the board is logged as status_changed with the old and the new status, and shown so', async () => {
+    const id = await createLead();
+    expect((await moveOnBoard(id, 'qualified')).status).toBe(204);
+    expect(await history(id)).toEqual([{ action: 'status_changed', data: { changes: { status: ['new', 'qualified'] } }, actor_id: USERS.memberA.id }]);
+    const [latest] = await timeline(id);
+    expect(latest).toContain('Status changed');
+    expect(latest).toContain('Status: New → Qualified');
+    // Dropping a card where it already is changes nothing and logs nothing.
+    expect((await moveOnBoard(id, 'qualified')).status).toBe(204);
+    expect(await history(id)).toHaveLength(1);
+  });
+
+  it('the edit form: the status is its own entry; other fields changed with it stay one "updated" entry', async () => {
+    const id = await createLead({ value: '100' });
+    expect((await post('memberA', `/leads/${id}`, leadForm({ status: 'contacted', value: '250', company: 'ООО Ромашка' }))).status).toBe(303);
+    expect((await history(id)).map((a) => [a.action, a.data.changes])).toEqual([
+      ['updated', { value: ['100.00', '250.00'], company: [null, 'ООО Ромашка'] }],
+      ['status_changed', { status: ['new', 'contacted'] }],
+    ]);
+    // An edit that leaves the status alone logs no status change.
+    expect((await post('memberA', `/leads/${id}`, leadForm({ status: 'contacted', value: '300', company: 'ООО Ромашка' }))).status).toBe(303);
+    expect((await history(id)).map((a) => a.action)).toEqual(['updated', 'status_changed', 'updated']);
+    // Only the status: one entry, nothing else.
+    expect((await post('memberA', `/leads/${id}`, leadForm({ status: 'lost', value: '300', company: 'ООО Ромашка' }))).status).toBe(303);
+    expect((await history(id)).slice(3)).toEqual([{ action: 'status_changed', data: { changes: { status: ['contacted', 'lost'] } }, actor_id: USERS.memberA.id }]);
+    const entries = await timeline(id);
+    expect(entries[0]).toContain('Status changed');
+    expect(entries[0]).toContain('Status: Contacted → Lost');
+    expect(entries.find((e) => e.includes('Edited'))).toContain('Value');
+  });
+
+  it('in Russian too', async () => {
+    await q("update users set locale = 'ru' where id = $1", [USERS.memberA.id]);
+    const id = await createLead();
+    expect((await moveOnBoard(id, 'contacted')).status).toBe(204);
+    const [latest] = await timeline(id);
+    expect(latest).toContain('Изменён статус');
+    expect(latest).toContain('Статус: Новый → Связались');
+  });
+});
