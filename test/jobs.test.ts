@@ -82,6 +82,10 @@ describe('jobs without Redis (in-process engine over the outbox)', () => {
     expect(await q(t, 'select status, attempts, last_error from job_outbox')).toEqual([
       { status: 'failed', attempts: 1, last_error: expect.stringContaining('invalid payload') },
     ]);
+    // The admin page lists it with its reason and its single attempt.
+    const page = await agents.admin.get('/admin/jobs');
+    const maintenance = page.text.slice(page.text.indexOf('data-testid="queue-maintenance"'));
+    expect(maintenance).toMatch(/maintenance\.test-flaky[\s\S]*?invalid payload for maintenance\.test-flaky: n [^<]*<\/td><td>1<\/td>/);
   });
 
   it('the daily cleanup empties trash older than 30 days, once per day', async () => {
@@ -184,6 +188,7 @@ describe.skipIf(!hasRedis)('BullMQ workers: errors and stopping (npm run worker)
     },
   });
   let userId: number;
+  let admin: Agent;
   beforeAll(async () => {
     const port = await freePort();
     redis = await startRedis(port);
@@ -191,6 +196,8 @@ describe.skipIf(!hasRedis)('BullMQ workers: errors and stopping (npm run worker)
     await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', () => r()));
     t = await createTestApp({ REDIS_URL: redisUrl });
     await resetDatabase(t.services);
+    await restoreFixture(t.services);
+    ({ admin } = await loginActors(t.app));
     [{ id: userId }] = await q(t, `insert into users (email, name, password_hash) values ('stop@example.test', 'Stop', 'x') returning id`);
   });
   afterAll(async () => {
@@ -209,6 +216,24 @@ describe.skipIf(!hasRedis)('BullMQ workers: errors and stopping (npm run worker)
       );
     } finally {
       warn.mockRestore();
+      await Promise.all(workers.map((w) => w.close()));
+    }
+  });
+
+  it('an invalid payload fails on the worker without retries, and the admin page shows it with its reason', async () => {
+    const workers = t.services.jobs.startWorkers(1);
+    const failedOf = async () => (await t.services.jobs.overview()).find((x) => x.name === 'notifications')!.failed;
+    try {
+      // Written behind enqueue's back (enqueue refuses it): a row of an older release, or a hand-made one.
+      await q(t, `insert into job_outbox (name, payload, job_key) values ('notifications.deliver', '{"notificationId":"seven"}', 'notifications.deliver:bad')`);
+      await t.services.jobs.settle();
+      // With retries it would only fail for good after the backoff (2 s + 4 s + …), far beyond this wait.
+      await expect.poll(async () => (await failedOf()).length, { timeout: 5_000 }).toBe(1);
+      expect(await failedOf()).toEqual([expect.objectContaining({ name: 'notifications.deliver', attempts: 1, error: expect.stringContaining('invalid payload for notifications.deliver: notificationId') })]);
+      const page = await admin.get('/admin/jobs');
+      const section = page.text.slice(page.text.indexOf('data-testid="queue-notifications"'));
+      expect(section).toMatch(/notifications\.deliver[\s\S]*?invalid payload for notifications\.deliver: notificationId [^<]*<\/td><td>1<\/td>/);
+    } finally {
       await Promise.all(workers.map((w) => w.close()));
     }
   });
