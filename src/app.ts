@@ -99,7 +99,7 @@ export function createApp(services: Services, opts: { extraRoutes?: (app: Expres
   app.use(bearerAuth(services.tokens, services.users));
   app.use(locale());
   app.use(csrf());
-  app.use(viewLocals(env, { unreadCount: services.notifications.unreadCount }));
+  app.use(viewLocals(env));
 
   // 6. Features. Every router is mounted at the root and spells out full paths, so the authorization matrix
   // test can list every route from app.router, and each route names its guard (web/guards.ts).

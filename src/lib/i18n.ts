@@ -29,8 +29,11 @@ export function isLocale(v: unknown): v is Locale {
   return typeof v === 'string' && (LOCALES as readonly string[]).includes(v);
 }
 
+const translators = new Map<Locale, TFunction>();
 export function translator(locale: Locale): TFunction {
-  return instance.getFixedT(locale);
+  let t = translators.get(locale);
+  if (!t) translators.set(locale, (t = instance.getFixedT(locale)));
+  return t;
 }
 
 /** Picks the best supported language from an Accept-Language header (q-values honoured). */

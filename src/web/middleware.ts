@@ -15,6 +15,8 @@ declare global {
       user?: User;
       /** The signed-in user as the access policy sees them: admin flag and group memberships. */
       actor?: Actor;
+      /** The signed-in user's unread notifications, counted up to UNREAD_CAP + 1 (the bell). */
+      unreadCount?: number;
       locale: Locale;
     }
   }
@@ -47,6 +49,7 @@ export function currentUser(env: Env, users: UsersService): RequestHandler {
     }
     req.user = found.user;
     req.actor = found.actor;
+    req.unreadCount = found.unreadCount;
     next();
   };
 }
@@ -95,7 +98,7 @@ export function flash(req: Request, type: 'success' | 'error' | 'info', key: str
 }
 
 /** What every template can use: the translator, formatters, the user, flash messages, the navigation. */
-export function viewLocals(env: Env, opts: { unreadCount?: (userId: number) => Promise<number> } = {}): RequestHandler {
+export function viewLocals(env: Env): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const t = translator(req.locale);
     const f = formatters(req.locale);
@@ -119,23 +122,8 @@ export function viewLocals(env: Env, opts: { unreadCount?: (userId: number) => P
       return list;
     };
     res.locals.notificationKinds = NOTIFICATION_KINDS;
-    // The bell's unread count: one bounded query on a partial index, made only when a whole page is rendered
-    // for a signed-in user (never for redirects, JSON, or fragments, whose view names start with "_").
-    const user = req.user;
-    const countUnread = opts.unreadCount;
-    if (user && countUnread) {
-      const render = res.render.bind(res) as (view: string, ...rest: unknown[]) => void;
-      res.render = ((view: string, ...rest: unknown[]) => {
-        if (/(^|\/)_/.test(view)) return render(view, ...rest);
-        countUnread(user.id)
-          .then(
-            (n) => void (res.locals.unreadCount = n),
-            (err) => req.log?.warn({ err }, 'unread notifications not counted'),
-          )
-          .then(() => render(view, ...rest))
-          .catch((err) => req.next?.(err));
-      }) as Response['render'];
-    }
+    // The bell's unread count came with the user (currentUser: one query for user, memberships and count).
+    res.locals.unreadCount = req.unreadCount;
     next();
   };
 }

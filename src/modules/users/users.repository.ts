@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
-import { groups, memberships, sessions, users } from '../../db/schema/index.js';
+import { groups, memberships, notifications, sessions, users } from '../../db/schema/index.js';
+import { UNREAD_CAP } from '../notifications/notifications.repository.js';
 
 export type User = typeof users.$inferSelect;
 export type NewUser = typeof users.$inferInsert;
@@ -39,7 +40,11 @@ export const usersRepository = {
     await db.delete(sessions).where(exceptSid ? and(owner, sql`${sessions.sid} <> ${exceptSid}`) : owner);
   },
   /** The user's groups with their role and each group's visibility rule, for the access policy. */
-  /** The user and their memberships (as memberships() gives them) in one round trip: read on every request. */
+  /**
+   * The user, their memberships (as memberships() gives them) and their unread notifications (counted as far
+   * as the bell shows, on the partial index) in one round trip: read on every signed-in request, where each
+   * query is a socket round trip the page waits for.
+   */
   async findWithMemberships(db: DbOrTx, id: number) {
     const [row] = await db
       .select({
@@ -47,6 +52,7 @@ export const usersRepository = {
         memberships: sql<{ groupId: number; groupName: string; role: 'manager' | 'member'; visibility: 'all' | 'own' }[]>`coalesce((
           select json_agg(json_build_object('groupId', g.id, 'groupName', g.name, 'role', m.role, 'visibility', g.visibility) order by g.name)
           from ${memberships} m join ${groups} g on g.id = m.group_id where m.user_id = ${id}), '[]'::json)`,
+        unreadCount: sql<number>`(select count(*)::int from (select 1 from ${notifications} n where n.user_id = ${id} and n.read_at is null limit ${UNREAD_CAP + 1}) u)`,
       })
       .from(users)
       .where(eq(users.id, id));

@@ -12,11 +12,11 @@ export function createUsersService(deps: { database: Database; hasher: PasswordH
       const user = await repo.findById(db, id);
       return user?.active ? user : undefined;
     },
-    /** The signed-in user and their actor, if still active (one query). */
-    findActiveActor: async (id: number): Promise<{ user: User; actor: Actor } | undefined> => {
+    /** The signed-in user, their actor and unread count, if still active (one query). */
+    findActiveActor: async (id: number): Promise<{ user: User; actor: Actor; unreadCount: number } | undefined> => {
       const row = await repo.findWithMemberships(db, id);
       if (!row?.user.active) return undefined;
-      return { user: row.user, actor: { id: row.user.id, isAdmin: row.user.role === 'admin', memberships: row.memberships } };
+      return { user: row.user, actor: { id: row.user.id, isAdmin: row.user.role === 'admin', memberships: row.memberships }, unreadCount: row.unreadCount };
     },
     actorFor: async (user: User): Promise<Actor> => ({
       id: user.id,
