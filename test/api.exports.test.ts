@@ -41,7 +41,9 @@ describe('/api/v1/clients/exports', () => {
     expect(made.status).toBe(202);
     checks.expectDocumented(made, 'post', '/api/v1/clients/exports');
     expect(made.headers.location).toBe(`/api/v1/exports/${made.body.id}`);
-    expect(made.body).toMatchObject({ format: 'json', filters: { status: 'active', sort: 'name', dir: 'asc' }, total: 2, downloadUrl: null });
+    expect(made.body).toMatchObject({ status: 'pending', format: 'json', filters: { status: 'active', sort: 'name', dir: 'asc' }, total: 2, downloadUrl: null });
+    // However small, an API export is the background job of the pages' large exports.
+    expect(await q(`select name, job_key from job_outbox where name = 'exports.run'`)).toEqual([{ name: 'exports.run', job_key: `exports.run:${made.body.id}` }]);
 
     const done = await settled(api, made.headers.location);
     checks.expectDocumented(done, 'get', '/api/v1/exports/{id}');
@@ -151,12 +153,12 @@ describe('/api/v1/clients/exports', () => {
   });
 });
 
-describe('exports over the background limit', () => {
+describe('exports over the page\'s streaming limit', () => {
   let bg: TestApp;
   beforeAll(async () => { bg = await createTestApp({ EXPORT_SYNC_LIMIT: '1', EXPORT_RATE_LIMIT: '100' }); });
   afterAll(async () => { await bg.close(); });
 
-  it('run in the background with the same resource, progress and file', async () => {
+  it('are the same resource, with the same progress and file', async () => {
     const api = bearer(bg.app, await tokenOf(bg.services, 'admin'));
     const made = await api.post('/api/v1/clients/exports', { format: 'csv', sort: 'name', dir: 'asc' });
     expect(made.status).toBe(202);

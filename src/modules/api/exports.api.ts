@@ -31,13 +31,13 @@ function exportOut(r: ExportRow, t: TFunction): Out<'Export'> {
  * naming the allowed ones), the same policy (managers and admins; a member → 403), the same rate limit (429)
  * and the same log as the HTML export.
  *
- * Every API export is a resource written to a file, whatever its size: the HTML export streams small ones
- * into the response, but an API client would then need two code paths, and a long download cannot be
- * retried. So the API answers 202 with the export and its Location; the client polls it and downloads the
- * file once `done` (kept 24 hours, for its owner only).
+ * Every API export is a background export (the job exports.run) written to a file, whatever its size: the
+ * HTML export streams small ones into the response, but an API client would then need two code paths, and a
+ * long download cannot be retried. So the API answers 202 with the export and its Location; the client polls
+ * it and downloads the file once `done` (kept 24 hours, for its owner only).
  */
 export function exportsApi(api: ApiRouter, services: Services) {
-  const { exports, logger } = services;
+  const { exports } = services;
 
   api.add(
     {
@@ -48,11 +48,8 @@ export function exportsApi(api: ApiRouter, services: Services) {
     },
     async (req, res) => {
       const request = parseExportQuery(bodyObject(req), res.locals.t);
-      const plan = await exports.begin(req.actor!, request);
-      // Small enough for the page to stream: written to a file here instead (see above), in this process.
-      if (plan.mode === 'sync') {
-        void exports.runExport(plan.row.id).catch((err) => logger.error({ err, exportId: plan.row.id }, 'API export failed'));
-      }
+      // Always to a file, as a background export job (see above), however few the rows.
+      const plan = await exports.begin(req.actor!, request, { toFile: true });
       return { status: 202, body: exportOut(plan.row, res.locals.t), location: `/api/v1/exports/${plan.row.id}` };
     },
   );
