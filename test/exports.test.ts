@@ -736,6 +736,48 @@ describe('a failed background export', () => {
   });
 });
 
+/* ---------- Shutdown ---------- */
+
+describe('a background export running when the process shuts down', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await createTestApp({ EXPORT_SYNC_LIMIT: '5', EXPORT_RATE_LIMIT: '1000', JOBS_BACKOFF_MS: '60000' });
+    await app.services.database.pool.query(
+      `insert into clients (group_id, owner_id, name, notes) select $1, $2, 'Stop ' || lpad(n::text, 5, '0'), repeat('x', 300) from generate_series(1, 40000) n`,
+      [B, USERS.subjectB.id],
+    );
+  });
+  afterAll(async () => {
+    await app.services.database.pool.query(`delete from clients where name like 'Stop %'`);
+    await app.close();
+  });
+
+  it('is stopped, left waiting with nothing written, and its job keeps its next attempt', async () => {
+    const pool = app.services.database.pool;
+    const agent = request.agent(app.app);
+    expect((await login(agent, USERS.admin.email)).status).toBe(303);
+    const id = (await agent.get(`/clients/export?format=json&group=${B}&q=stop`)).headers.location!.split('/').pop()!;
+    let status = '';
+    for (let i = 0; i < 400 && status !== 'running'; i++) {
+      status = (await pool.query('select status from exports where id = $1', [id])).rows[0]?.status;
+      if (status !== 'running') await sleep(5);
+    }
+    expect(status).toBe('running');
+    await app.services.exports.close();
+    let job: { status: string; attempts: number; last_error: string } | undefined;
+    for (let i = 0; i < 200; i++) {
+      job = (await pool.query(`select status, attempts, last_error from job_outbox where payload->>'exportId' = $1`, [id])).rows[0];
+      if (job?.status === 'pending') break;
+      await sleep(10);
+    }
+    expect(job).toMatchObject({ status: 'pending', attempts: 1 });
+    const { rows: [row] } = await pool.query('select status, error, storage_name from exports where id = $1', [id]);
+    expect(row).toEqual({ status: 'pending', error: null, storage_name: null });
+    const dir = path.join(app.services.env.UPLOAD_DIR, 'exports');
+    expect((fs.existsSync(dir) ? fs.readdirSync(dir) : []).filter((n) => n.startsWith(id))).toEqual([]);
+  });
+});
+
 /* ---------- XLSX memory ---------- */
 
 describe('a large XLSX export', () => {
