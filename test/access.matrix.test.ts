@@ -77,8 +77,6 @@ const CLASSIFICATION: Classification = {
   'POST /clients/:id/comments': { kind: 'record', entity: 'client', act: 'member' },
   'POST /clients/:id/files': { kind: 'record', entity: 'client', act: 'member' },
   'GET /clients/export': { kind: 'manager' },
-  // The same checks and headers as the GET, and no export (no log row, no file).
-  'HEAD /clients/export': { kind: 'manager' },
   'GET /exports': { kind: 'user' },
   'GET /exports/:id': { kind: 'own' },
   'POST /exports/:id/retry': { kind: 'own' },

@@ -31,20 +31,16 @@ export function exportsRoutes(services: Services): Router {
   const r = Router();
   const isHtmx = (req: Request) => !!req.get('HX-Request');
 
-  /**
-   * HEAD would otherwise run the GET handler: an export logged, counted against the rate limit and streamed
-   * for nobody. It answers what a GET would send (the same checks and headers) without starting anything.
-   */
-  r.head('/clients/export', requireUser, (req, res) => {
-    const request = parseExportQuery(req.query as Record<string, unknown>, res.locals.t);
-    exports.check(req.actor!, request);
-    attachmentHeaders(res, FORMAT_INFO[request.format].contentType, exportFileName(request.format));
-    res.status(200).end();
-  });
-
   /** The list's filters and order, as CSV, Excel CSV, XLSX or JSON: streamed now, or a background export. */
   r.get('/clients/export', requireUser, async (req, res) => {
     const request = parseExportQuery(req.query as Record<string, unknown>, res.locals.t);
+    // Express sends HEAD here too. It must not export (a log row, a use of the rate limit, a stream for
+    // nobody): the same checks and the file's headers, nothing else.
+    if (req.method === 'HEAD') {
+      exports.check(req.actor!, request);
+      attachmentHeaders(res, FORMAT_INFO[request.format].contentType, exportFileName(request.format));
+      return void res.status(200).end();
+    }
     const plan = await exports.begin(req.actor!, request);
     if (plan.mode === 'background') {
       flash(req, 'info', 'exports.queued', { count: plan.row.total, n: res.locals.fmt.number(plan.row.total) });
