@@ -106,7 +106,7 @@ describe('dashboard', () => {
     await t.services.leads.setStatus({ id: USERS.memberA.id, isAdmin: false, memberships: [{ groupId: GROUPS.A.id, groupName: 'A', role: 'member', visibility: 'all' }] },
       (await q("select id from leads where last_name = 'Lnew0'"))[0].id, 'contacted');
     const again = await agents.memberA.get('/dashboard');
-    expect(/data-testid="recent">[\s\S]*?href="\/leads\/\d+">Lnew0<\/a> — edited/.test(again.text)).toBe(true);
+    expect(/data-testid="recent">[\s\S]*?href="\/leads\/\d+">Lnew0<\/a> — status changed/.test(again.text)).toBe(true);
     expect((await agents.memberB.get('/dashboard')).text).not.toContain('Lnew0');
   });
 
@@ -155,7 +155,7 @@ describe('lead board', () => {
     const res = await agents.memberA.post(`/leads/${lead.id}/status`).set('HX-Request', 'true').set('x-csrf-token', token).type('form').send({ status: 'qualified' });
     expect(res.status).toBe(204);
     expect((await q('select status from leads where id = $1', [lead.id]))[0].status).toBe('qualified');
-    const [a] = await q("select data, actor_id from activities where lead_id = $1 and action = 'updated'", [lead.id]);
+    const [a] = await q("select data, actor_id from activities where lead_id = $1 and action = 'status_changed'", [lead.id]);
     expect(a).toEqual({ data: { changes: { status: ['new', 'qualified'] } }, actor_id: USERS.memberA.id });
     const tokenB = await tokenFor(agents.memberB, '/leads/board');
     expect((await agents.memberB.post(`/leads/${lead.id}/status`).set('HX-Request', 'true').set('x-csrf-token', tokenB).type('form').send({ status: 'lost' })).status).toBe(404);

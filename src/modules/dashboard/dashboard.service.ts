@@ -67,6 +67,8 @@ export function createDashboardService(deps: { database: Database }) {
         clients: new Map(clientRows.filter((r) => !r.byWeek && r.week).map((r) => [r.week!, r.n])),
       },
       clientFigures: clientRows.find((r) => r.byWeek) ?? { n: 0, newThisMonth: 0 },
+      // Stale leads depend on the same rows and on time only: cached with the figures (the oldest first).
+      stale: await repo.staleLeads(tx, actor, group),
     };
   }
 
@@ -92,7 +94,6 @@ export function createDashboardService(deps: { database: Database }) {
         async (tx) => ({
           ...(await cachedAggregates(tx, actor, group, p, now.getTime())),
           assigned: await repo.assignedToMe(tx, actor, group),
-          stale: await repo.staleLeads(tx, actor, group),
           recent: await repo.recentActivity(tx, actor, group),
         }),
         { isolationLevel: 'repeatable read', accessMode: 'read only' },
