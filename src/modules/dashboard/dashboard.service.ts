@@ -72,12 +72,18 @@ export function createDashboardService(deps: { database: Database }) {
     };
   }
 
-  async function cachedAggregates(tx: DbOrTx, actor: Actor, group: number | undefined, p: Periods, now: number) {
+  /**
+   * The revision is read before the figures are computed, in an earlier (or the same) snapshot: figures stored
+   * under it are never older than it says. A change committed in between only makes the next view recompute.
+   */
+  async function cachedAggregates(actor: Actor, group: number | undefined, p: Periods, now: number) {
     const key = scopeKey(actor, group);
-    const revision = await repo.revision(tx, group ? [group] : actor.isAdmin ? undefined : actor.memberships.map((m) => m.groupId));
+    const revision = await repo.revision(db, group ? [group] : actor.isAdmin ? undefined : actor.memberships.map((m) => m.groupId));
     const hit = cache.get(key);
     if (hit && hit.revision === revision && now - hit.at < AGGREGATES_TTL_MS) return hit.value;
-    const value = await aggregates(tx, actor, group, p);
+    // Computed on one connection in one read-only snapshot, so the lead and client figures agree (the eleven
+    // parallel queries this replaced held the whole pool under load and failed with connect timeouts).
+    const value = await db.transaction((tx) => aggregates(tx, actor, group, p), { isolationLevel: 'repeatable read', accessMode: 'read only' });
     cache.delete(key);
     if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
     cache.set(key, { revision, at: now, value });
@@ -88,16 +94,11 @@ export function createDashboardService(deps: { database: Database }) {
     async get(actor: Actor, group: number | undefined, now = new Date()) {
       if (group && !canSee(actor, { groupId: group })) throw new NotFoundError();
       const p = periods(now);
-      // One connection and one snapshot: every figure and the revision they are cached under agree with each
-      // other (eleven parallel queries per page held the whole pool under load and failed with timeouts).
-      const { leadFigures, statusRows, owners, clientFigures, weekly, assigned, stale, recent } = await db.transaction(
-        async (tx) => ({
-          ...(await cachedAggregates(tx, actor, group, p, now.getTime())),
-          assigned: await repo.assignedToMe(tx, actor, group),
-          recent: await repo.recentActivity(tx, actor, group),
-        }),
-        { isolationLevel: 'repeatable read', accessMode: 'read only' },
-      );
+      const [{ leadFigures, statusRows, owners, clientFigures, weekly, stale }, assigned, recent] = await Promise.all([
+        cachedAggregates(actor, group, p, now.getTime()),
+        repo.assignedToMe(db, actor, group),
+        repo.recentActivity(db, actor, group),
+      ]);
       const g = group ? { group } : {};
       const leadsHref = (q: Record<string, unknown>) => queryHref('/leads', { ...g, ...q });
       const clientsHref = (q: Record<string, unknown>) => queryHref('/clients', { ...g, ...q });
