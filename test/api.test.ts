@@ -211,7 +211,7 @@ describe('/api/v1/leads', () => {
     const first = await api.get('/api/v1/leads?source=event&sort=name&dir=asc&perPage=25');
     expect(first.status).toBe(200);
     expectDocumented(first, 'get', '/api/v1/leads');
-    expect(first.body).toMatchObject({ total: 30, page: 1, perPage: 25, pages: 2 });
+    expect(first.body).toMatchObject({ total: 30, capped: false, page: 1, perPage: 25, pages: 2 });
     expect(first.body.items).toHaveLength(25);
     expect(first.body.items[0].lastName).toBe('Bulk 01');
     expect(first.body.links.prev).toBeNull();
@@ -228,6 +228,16 @@ describe('/api/v1/leads', () => {
     // Another group's leads never show.
     const all = await api.get('/api/v1/leads?perPage=100');
     expect(all.body.items.map((l: { lastName: string }) => l.lastName)).not.toContain('Hidden B');
+  });
+
+  it('a list matching more rows than the lists count says its total is a lower bound (capped)', async () => {
+    await q(`insert into leads (group_id, owner_id, created_by_id, last_name) select $1, $2, $2, 'Many ' || n from generate_series(1, 10001) n`, [GROUPS.A.id, USERS.memberA.id]);
+    const api = as(await tokenOf('memberA', 'read'));
+    const res = await api.get('/api/v1/leads?q=many');
+    expectDocumented(res, 'get', '/api/v1/leads');
+    expect(res.body).toMatchObject({ total: 10_000, capped: true, pages: 400 });
+    // 'Many 1000', 'Many 10000' and 'Many 10001'.
+    expect((await api.get('/api/v1/leads?q=many 1000')).body).toMatchObject({ total: 3, capped: false });
   });
 
   it('another group\'s lead answers 404 to every verb', async () => {

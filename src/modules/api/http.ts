@@ -106,13 +106,16 @@ export function checkIfMatch(req: Request, current: string) {
 
 /* ---------- lists ---------- */
 
-/** A page of results with the total and links that keep every filter (and a Link header, RFC 8288). */
-export function pageReply<T>(req: Request, res: Response, items: T[], total: number, q: PageQuery): Reply {
-  const page = toPage(items, total, q, req.path, req.query as Record<string, unknown>);
+/**
+ * A page of results with the total and links that keep every filter (and a Link header, RFC 8288). `capped`:
+ * the lists count at most COUNT_CAP rows (records/list.ts), so `total` is then a lower bound.
+ */
+export function pageReply<T>(req: Request, res: Response, items: T[], total: number, q: PageQuery, capped = false): Reply {
+  const page = toPage(items, total, q, req.path, req.query as Record<string, unknown>, capped);
   const links = { self: req.originalUrl, next: page.nextHref ?? null, prev: page.prevHref ?? null };
   const header = [links.next && `<${links.next}>; rel="next"`, links.prev && `<${links.prev}>; rel="prev"`].filter(Boolean).join(', ');
   if (header) res.set('Link', header);
-  return { body: { items, page: page.page, perPage: page.perPage, total: page.total, pages: page.pages, links } };
+  return { body: { items, page: page.page, perPage: page.perPage, total: page.total, capped: page.capped, pages: page.pages, links } };
 }
 
 /* ---------- the router ---------- */
