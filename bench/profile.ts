@@ -1,0 +1,62 @@
+// npx tsx bench/profile.ts [PATH] [--as member|admin] [--db tandem_bench] [--duration 10]
+//
+// Where a page's time goes: starts the app as the bench does (transpiled, production mode) under `node
+// --cpu-prof`, signs in as the bench member (or admin), loads PATH with 10 connections, then prints the CPU
+// profile's self time by package and by function. Needs the bench database (`npm run bench:data`).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { compileApp } from './lib/compile.js';
+import { login, PROXY_HEADERS } from './lib/http.js';
+import { runLoad } from './lib/load.js';
+import { BENCH_ADMIN_EMAIL, BENCH_MEMBER_EMAIL, BENCH_PASSWORD, databaseUrl, serverUrl } from './lib/pg.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { as: { type: 'string', default: 'member' }, db: { type: 'string', default: 'tandem_bench' }, duration: { type: 'string', default: '10' } },
+});
+const target = positionals[0] ?? '/leads';
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-profile-'));
+const port = 20_000 + Math.floor(Math.random() * 20_000);
+const base = `http://127.0.0.1:${port}`;
+const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, compileApp()], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+  env: {
+    PATH: process.env.PATH ?? '', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), APP_URL: base, ALLOWED_HOSTS: '127.0.0.1',
+    TRUST_PROXY: '127.0.0.1', SESSION_SECRET: 'profile-'.repeat(6), DATABASE_URL: databaseUrl(serverUrl(), values.db!), DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'warn',
+  },
+});
+for (let i = 0; i < 200; i++) {
+  if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
+  await new Promise((r) => setTimeout(r, 300));
+}
+const session = await login(base, values.as === 'admin' ? BENCH_ADMIN_EMAIL : BENCH_MEMBER_EMAIL, BENCH_PASSWORD);
+const headers = { ...PROXY_HEADERS, cookie: session.cookie };
+await runLoad({ url: base + target, connections: 10, duration: 3, headers });
+const result = await runLoad({ url: base + target, connections: 10, duration: Number(values.duration), headers });
+process.stdout.write(`${target} as ${values.as}: ${result.rps.toFixed(0)} req/s, p95 ${result.p95.toFixed(0)} ms\n`);
+child.kill('SIGINT');
+await new Promise((r) => child.once('exit', r));
+
+interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }
+const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))!;
+const profile = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+const byPackage = new Map<string, number>();
+const byFunction = new Map<string, number>();
+let total = 0;
+profile.samples.forEach((id, i) => {
+  const t = profile.timeDeltas[i] ?? 0;
+  total += t;
+  const { functionName, url, lineNumber } = nodes.get(id)!.callFrame;
+  const where = url.includes('node_modules/') ? url.replace(/.*node_modules\/((@[^/]+\/)?[^/]+).*/, '$1') : url.includes('/.build/') ? `app ${url.replace(/.*\/\.build\//, '')}` : url || functionName;
+  byPackage.set(where, (byPackage.get(where) ?? 0) + t);
+  const fn = `${functionName || '(anonymous)'} ${url.replace(/.*node_modules\//, '').replace(/.*\/\.build\//, '')}:${lineNumber}`;
+  byFunction.set(fn, (byFunction.get(fn) ?? 0) + t);
+});
+const top = (m: Map<string, number>, n: number) =>
+  [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`).join('\n');
+process.stdout.write(`\nself time by package or file\n${top(byPackage, 20)}\n\nby function\n${top(byFunction, 25)}\n`);
+fs.rmSync(dir, { recursive: true, force: true });
