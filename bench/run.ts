@@ -17,6 +17,7 @@ import pg from 'pg';
 import { openDatabase, runMigrations } from '../src/db/client.js';
 import { createLogger } from '../src/lib/logger.js';
 import { fromRoot } from '../src/lib/paths.js';
+import { COUNT_CAP } from '../src/modules/records/list.js';
 import { passwordHasher } from '../src/lib/passwords.js';
 import { generateBenchData } from './data.js';
 import { compileApp } from './lib/compile.js';
@@ -186,7 +187,13 @@ async function main() {
   const memberGroups = (await db.query('select group_id from memberships where user_id = $1', [member.id])).rows.map((r) => r.group_id as number);
   const visible = await one<{ n: number }>(`select count(*)::int as n from leads where group_id = any($1) and deleted_at is null and status <> 'converted'`, [memberGroups]);
   const pages = Math.max(1, Math.ceil(visible.n / 25));
-  const deepPage = Math.max(2, Math.min(2000, Math.floor(pages / 2)));
+  // The deepest page the list offers: it counts up to 10,000 rows (COUNT_CAP) and pages stop there.
+  const deepPage = Math.max(2, Math.min(COUNT_CAP / 25, Math.floor(pages / 2)));
+  // The issue's dashboard case: the member's group nearest to 20,000 leads.
+  const dashGroup = await one<{ group_id: number; n: number }>(
+    `select group_id, count(*)::int as n from leads where group_id = any($1) and deleted_at is null group by 1 order by abs(count(*) - 20000) limit 1`,
+    [memberGroups],
+  );
   const owner = await one<{ owner_id: number; n: number }>(
     `select owner_id, count(*)::int as n from leads where group_id = $1 and owner_id is not null and owner_id <> $2 and status = 'contacted'
      group by 1 order by 2 desc limit 1`,
@@ -258,7 +265,9 @@ async function main() {
     { title: 'clients: member, first page', path: '/clients', as: 'member', sql: clientCase('cm1', member.id, {}), target: { ratio: 0.5 } },
     { title: 'clients: admin, first page (all groups)', path: '/clients', as: 'admin', sql: clientCase('ca1', admin.id, {}), target: { ratio: 0.5 } },
     { title: `lead page with ${busyLead?.n ?? 0} comments (member)`, path: `/leads/${busyLead?.id ?? 1}`, as: 'member' },
-    { title: 'dashboard (member)', path: '/dashboard', as: 'member', target: { p95: 100 } },
+    { title: `dashboard (member, group ${dashGroup?.group_id} with ${fmt(dashGroup?.n)} leads)`, path: `/dashboard?group=${dashGroup?.group_id}`, as: 'member', target: { p95: 100 } },
+    { title: `dashboard (member, all their groups: ${fmt(visible.n)} open leads)`, path: '/dashboard', as: 'member', target: { p95: 100 } },
+    { title: 'dashboard (admin, all groups)', path: '/dashboard', as: 'admin', target: { p95: 100 } },
     { title: 'API: GET /api/v1/leads (member, session)', path: '/api/v1/leads', as: 'member', optional: true, sql: 'lm1', target: { ratio: 0.5 }, accept: 'application/json' },
   ];
   const figures = allFigures.filter((f) => !only || only.test(f.title));
