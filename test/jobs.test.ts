@@ -176,14 +176,22 @@ describe.skipIf(!hasRedis)('BullMQ workers: errors and stopping (npm run worker)
   // A mail server that takes `delayMs` to accept a message, or never answers (a job that hangs).
   let smtpMode: { delayMs: number } | 'hang' = { delayMs: 0 };
   const received: string[] = [];
+  let inFlight = 0;
+  let mostAtOnce = 0;
   const smtp = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     onData(stream, session, done) {
+      mostAtOnce = Math.max(mostAtOnce, ++inFlight);
       stream.resume();
       stream.on('end', () => {
         received.push(session.envelope.rcptTo.map((r) => r.address).join(','));
-        if (smtpMode !== 'hang') setTimeout(() => done(), smtpMode.delayMs);
+        if (smtpMode !== 'hang') {
+          setTimeout(() => {
+            inFlight--;
+            done();
+          }, smtpMode.delayMs);
+        }
       });
     },
   });
@@ -194,7 +202,7 @@ describe.skipIf(!hasRedis)('BullMQ workers: errors and stopping (npm run worker)
     redis = await startRedis(port);
     redisUrl = `redis://127.0.0.1:${port}`;
     await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', () => r()));
-    t = await createTestApp({ REDIS_URL: redisUrl });
+    t = await createTestApp({ REDIS_URL: redisUrl, SMTP_URL: `smtp://127.0.0.1:${(smtp.server.address() as net.AddressInfo).port}` });
     await resetDatabase(t.services);
     await restoreFixture(t.services);
     ({ admin } = await loginActors(t.app));
@@ -233,6 +241,22 @@ describe.skipIf(!hasRedis)('BullMQ workers: errors and stopping (npm run worker)
       const page = await admin.get('/admin/jobs');
       const section = page.text.slice(page.text.indexOf('data-testid="queue-notifications"'));
       expect(section).toMatch(/notifications\.deliver[\s\S]*?invalid payload for notifications\.deliver: notificationId [^<]*<\/td><td>1<\/td>/);
+    } finally {
+      await Promise.all(workers.map((w) => w.close()));
+    }
+  });
+
+  it('32 notification jobs run at once, but at most 4 of them send mail at a time (each holds a database connection)', async () => {
+    smtpMode = { delayMs: 300 };
+    received.length = 0;
+    mostAtOnce = 0;
+    const workers = t.services.jobs.startWorkers();
+    try {
+      expect(workers.find((w) => w.name === 'notifications')!.concurrency).toBe(32);
+      for (let i = 0; i < 10; i++) await notify(`at-once-${i}`);
+      await t.services.jobs.settle();
+      await expect.poll(() => received.length, { timeout: 15_000 }).toBe(10);
+      expect(mostAtOnce).toBe(4);
     } finally {
       await Promise.all(workers.map((w) => w.close()));
     }

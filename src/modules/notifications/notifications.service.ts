@@ -84,6 +84,12 @@ export function createNotificationsService(deps: Deps) {
       jobs.kick();
     },
 
+    /** Would deliver() send a mail now? One prepared read, no lock (the job asks first, see notifications.jobs.ts). */
+    async needsEmail(notificationId: number): Promise<boolean> {
+      const [row] = await repo.forDeliveryPrepared(db).execute({ id: notificationId });
+      return wantsEmail(row);
+    },
+
     /** The job's work: see the delivery guarantee above. Safe to run any number of times. */
     async deliver(notificationId: number) {
       // Most runs end here without a lock (email off, already sent, a deleted user).
