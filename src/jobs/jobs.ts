@@ -57,8 +57,9 @@ export function createJobs(opts: JobsOptions) {
   function queue(name: QueueName) {
     let q = queues.get(name);
     if (!q) {
-      // Producers fail fast while Redis is away (no offline queue): the outbox keeps the work meanwhile.
-      producer ??= new Redis(opts.redisUrl!, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, lazyConnect: false });
+      // Producers fail fast while Redis is away (no offline queue): the outbox keeps the work meanwhile. A Redis
+      // that accepts but does not answer fails too (commandTimeout): the relay holds its batch's row locks meanwhile.
+      producer ??= new Redis(opts.redisUrl!, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 10_000, lazyConnect: false });
       producer.on('error', (err) => logger.debug({ err }, 'jobs: redis producer error'));
       q = new Queue(name, { connection: producer, defaultJobOptions });
       // While Redis is away every queue reports it; the producer connection already logged why, and the outbox keeps the work.
