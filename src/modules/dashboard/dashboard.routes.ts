@@ -13,8 +13,8 @@ export function dashboardRoutes(services: Services): Router {
     // A user in no group has nothing to count: tell them what to do next instead of showing zeros.
     if (!actor.isAdmin && !actor.memberships.length) return res.render('home/no-group');
     const { group } = dashboardQuery.parse(req.query);
-    const [data, options] = await Promise.all([services.dashboard.get(actor, group), services.leads.formOptions(actor)]);
-    res.render('dashboard/index', { ...data, group, groups: options.groups });
+    const [data, groups] = await Promise.all([services.dashboard.get(actor, group), services.leads.groupChoices(actor)]);
+    res.render('dashboard/index', { ...data, group, groups });
   });
 
   return r;

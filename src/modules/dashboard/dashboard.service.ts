@@ -51,6 +51,7 @@ export function createDashboardService(deps: { database: Database }) {
   // Aggregates by scope, reused while the groups' revision is unchanged and the entry is younger than the TTL.
   // Per process; each web process checks the revision in PostgreSQL, so none serves figures older than a change.
   const cache = new Map<string, { revision: number; at: number; value: Awaited<ReturnType<typeof aggregates>> }>();
+  const inFlight = new Map<string, Promise<Awaited<ReturnType<typeof aggregates>>>>();
 
   async function aggregates(tx: DbOrTx, actor: Actor, group: number | undefined, p: Periods) {
     const leadRows = await repo.leadAggregates(tx, actor, group, p);
@@ -81,13 +82,24 @@ export function createDashboardService(deps: { database: Database }) {
     const revision = await repo.revision(db, group ? [group] : actor.isAdmin ? undefined : actor.memberships.map((m) => m.groupId));
     const hit = cache.get(key);
     if (hit && hit.revision === revision && now - hit.at < AGGREGATES_TTL_MS) return hit.value;
-    // Computed on one connection in one read-only snapshot, so the lead and client figures agree (the eleven
-    // parallel queries this replaced held the whole pool under load and failed with connect timeouts).
-    const value = await db.transaction((tx) => aggregates(tx, actor, group, p), { isolationLevel: 'repeatable read', accessMode: 'read only' });
-    cache.delete(key);
-    if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
-    cache.set(key, { revision, at: now, value });
-    return value;
+    // Views that miss together (ten users opening the page after a change) share one computation.
+    const flightKey = `${key}@${revision}`;
+    let flight = inFlight.get(flightKey);
+    if (!flight) {
+      // Computed on one connection in one read-only snapshot, so the lead and client figures agree (the eleven
+      // parallel queries this replaced held the whole pool under load and failed with connect timeouts).
+      flight = db
+        .transaction((tx) => aggregates(tx, actor, group, p), { isolationLevel: 'repeatable read', accessMode: 'read only' })
+        .then((value) => {
+          cache.delete(key);
+          if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+          cache.set(key, { revision, at: now, value });
+          return value;
+        })
+        .finally(() => inFlight.delete(flightKey));
+      inFlight.set(flightKey, flight);
+    }
+    return flight;
   }
 
   return {

@@ -35,6 +35,12 @@ async function logChanges(tx: Tx, actor: Actor, lead: Lead, changes: Record<stri
 export function createLeadsService(deps: LeadsDeps) {
   const { db } = deps.database;
 
+  /** The groups the actor works in (all, for admins): from the session's memberships, no query for members. */
+  const groupChoices = async (actor: Actor) =>
+    actor.isAdmin
+      ? db.select({ groupId: groups.id, groupName: groups.name }).from(groups).orderBy(groups.name)
+      : actor.memberships.map((m) => ({ groupId: m.groupId, groupName: m.groupName }));
+
 
 
   /** The owner hears that the lead is theirs now, unless they gave it to themselves. */
@@ -54,10 +60,10 @@ export function createLeadsService(deps: LeadsDeps) {
     list: (actor: Actor, q: LeadListQuery) => repo.list(db, actor, q),
 
     /** Groups the actor can file a lead in, and their members as possible owners. */
+    groupChoices,
+
     async formOptions(actor: Actor) {
-      const groupList = actor.isAdmin
-        ? await db.select({ groupId: groups.id, groupName: groups.name }).from(groups).orderBy(groups.name)
-        : actor.memberships.map((m) => ({ groupId: m.groupId, groupName: m.groupName }));
+      const groupList = await groupChoices(actor);
       const owners = await repo.owners(db, actor.isAdmin ? undefined : groupList.map((g) => g.groupId));
       // The owner filter lists each person once, whatever number of groups they share with the actor.
       const ownerChoices = [...new Map(owners.map((o) => [o.id, { id: o.id, name: o.name }])).values()];
