@@ -21,7 +21,7 @@ logger.info({ mode: services.jobs.mode }, 'worker started');
  * How long the jobs in hand get on SIGTERM/SIGINT before the process exits anyway (20 s; WORKER_STOP_SECONDS
  * shortens it for tests or a platform with a shorter kill grace period).
  */
-const stopLimitMs = (Number(process.env.WORKER_STOP_SECONDS) || 20) * 1000;
+const stopLimitMs = env.WORKER_STOP_SECONDS * 1000;
 
 let stopping = false;
 async function shutdown(signal: string) {

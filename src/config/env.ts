@@ -54,6 +54,8 @@ const schema = z
     MIGRATE_ON_START: bool.default(true),
     JOBS_BACKOFF_MS: z.coerce.number().int().min(1).default(2000),
     JOBS_POLL_MS: z.coerce.number().int().min(50).default(2000),
+    /** `npm run worker`: seconds the jobs in hand get on SIGTERM before the process exits anyway. */
+    WORKER_STOP_SECONDS: z.coerce.number().positive().max(3600).default(20),
     UPLOAD_DIR: z.string().min(1).optional(),
     UPLOAD_MAX_FILE_MB: z.coerce.number().min(1).max(1024).default(25),
     UPLOAD_MAX_FILES: z.coerce.number().int().min(1).max(100).default(10),

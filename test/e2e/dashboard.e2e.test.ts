@@ -368,8 +368,8 @@ describe('dashboard and lead board (browser)', () => {
     // Latest activity, newest first: both moves, by the member, as edits of the named leads.
     const lines = await recentLines(p);
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(new RegExp(`· ${MEMBER.name}: ${nameOf(lead('baker'))} — edited$`));
-    expect(lines[1]).toMatch(new RegExp(`· ${MEMBER.name}: ${nameOf(lead('novikov'))} — edited$`));
+    expect(lines[0]).toMatch(new RegExp(`· ${MEMBER.name}: ${nameOf(lead('baker'))} — status changed$`));
+    expect(lines[1]).toMatch(new RegExp(`· ${MEMBER.name}: ${nameOf(lead('novikov'))} — status changed$`));
     const recent = p.getByTestId('recent');
     expect(await recent.getByRole('link', { name: nameOf(lead('novikov')) }).getAttribute('href')).toBe(`/leads/${ids.novikov}`);
     expect(await recent.getByRole('link', { name: nameOf(lead('baker')) }).getAttribute('href')).toBe(`/leads/${ids.baker}`);
