@@ -20,6 +20,7 @@ import { fromRoot } from '../src/lib/paths.js';
 import { COUNT_CAP } from '../src/modules/records/list.js';
 import { passwordHasher } from '../src/lib/passwords.js';
 import { generateBenchData } from './data.js';
+import { benchJobs } from './jobs.js';
 import { compileApp } from './lib/compile.js';
 import { PROXY_HEADERS, anonymousSession, download, login, loginBody, makeTextFile, probe, uploadFile, type Session } from './lib/http.js';
 import { runAsync, runLoad, type LoadResult } from './lib/load.js';
@@ -461,6 +462,17 @@ async function main() {
     await Promise.all([stop(app), stop(express), stop(sqlServer)]);
   }
 
+  // --- jobs: notification throughput of the worker (bench/jobs.ts; it needs Redis) ---
+  let jobRows: string[] = [];
+  if (process.env.REDIS_URL && (!only || only.test('notification jobs'))) {
+    log('measuring: notification jobs through the worker (email off)');
+    try {
+      jobRows = (await benchJobs({ smoke, log: (line) => log(`  ${line}`) })).rows;
+    } catch (err) {
+      rows.push({ section: 'memory', figure: 'notification jobs', failed: true, note: (err as Error).message });
+    }
+  }
+
   // --- report ---
   const machine = `${os.availableParallelism()} CPUs (${os.cpus()[0]?.model.trim() ?? '?'}), ${fmt(os.totalmem() / 2 ** 30, 1)} GiB RAM`;
   const header = [
@@ -495,6 +507,10 @@ async function main() {
         `${r.ratio !== undefined ? `${(r.ratio * 100).toFixed(0)}%` : ''} | ${r.rss ? `${fmt(r.rss.before)} → ${fmt(r.rss.peak)}` : ''} | ` +
         `${r.rss ? `+${fmt(r.rss.added)}` : ''} | ${r.target ?? ''} | ${verdict} |`);
     }
+  }
+  if (jobRows.length) {
+    if (!memory.length) table.push('', '| figure | value | baseline | ratio | RSS before → peak (MiB) | RSS added | target | met |', '|---|---|---|---:|---|---:|---|:-:|');
+    table.push(...jobRows);
   }
   const report = [...header, ...table, ''].join('\n');
   log('');
