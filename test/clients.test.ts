@@ -46,9 +46,20 @@ describe('clients', () => {
   it('edits record the old and new values; a client of another group is 404', async () => {
     await post('memberA', '/clients', clientForm());
     const [c] = await q('select id from clients');
-    expect((await post('memberA', `/clients/${c.id}`, clientForm({ status: 'inactive', ownerId: USERS.memberA.id }))).status).toBe(303);
+    expect((await post('memberA', `/clients/${c.id}`, clientForm({ status: 'inactive', address: 'Тверская, 1', ownerId: USERS.memberA.id }))).status).toBe(303);
+    // The status is an entry of its own, as for leads; the other fields one 'updated'.
     const [a] = await q("select data from activities where client_id = $1 and action = 'updated'", [c.id]);
-    expect(a.data.changes).toEqual({ status: ['active', 'inactive'] });
+    expect(a.data.changes).toEqual({ address: ['', 'Тверская, 1'] });
+    const [s] = await q("select data from activities where client_id = $1 and action = 'status_changed'", [c.id]);
+    expect(s.data.changes).toEqual({ status: ['active', 'inactive'] });
+    // The timeline names the client's own fields and statuses, in both languages (never a raw key).
+    const page = await agents.memberA.get(`/clients/${c.id}`);
+    expect(page.text).toMatch(/Address<\/span>:\s*→ Тверская, 1|Address<\/span>:\s*— → Тверская, 1/);
+    expect(page.text).toMatch(/Status<\/span>:\s*Active → Inactive/);
+    expect(page.text).not.toMatch(/(leads|clients)\.(fields|status)\./);
+    const ru = await agents.memberA.get(`/clients/${c.id}`).set('Accept-Language', 'ru');
+    expect(ru.text).toMatch(/Активный → Неактивный/);
+    expect(ru.text).not.toMatch(/(leads|clients)\.(fields|status)\./);
     expect((await agents.memberB.get(`/clients/${c.id}`)).status).toBe(404);
     expect((await post('memberB', `/clients/${c.id}`, clientForm({ groupId: GROUPS.B.id }))).status).toBe(404);
   });

@@ -74,7 +74,7 @@ export function createClientsService(deps: { database: Database; notifications?:
         const changes = diff(before, after, TRACKED);
         if (Object.keys(changes).length) {
           await nameOwnerAndGroup(tx, changes, before, after);
-          await activityRepository.add(tx, { groupId: after.groupId, clientId: id, actorId: actor.id, action: 'updated', data: { changes } });
+          await activityRepository.logChanges(tx, { groupId: after.groupId, clientId: id, actorId: actor.id }, changes);
         }
         if (after.ownerId !== before.ownerId) await notifyOwner(tx, actor, after, `assigned:client:${id}:${after.updatedAt.getTime()}`);
         return after;

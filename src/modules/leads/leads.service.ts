@@ -21,17 +21,6 @@ export interface LeadsDeps {
   notifications?: Notifier;
 }
 
-/**
- * A change in the history: the status as its own entry (status_changed, old → new: the board and the edit form
- * alike, so the pipeline's moves can be found by action), the other fields changed with it as one 'updated'.
- */
-async function logChanges(tx: Tx, actor: Actor, lead: Lead, changes: Record<string, [unknown, unknown]>) {
-  const { status, ...rest } = changes;
-  const entry = { groupId: lead.groupId, leadId: lead.id, actorId: actor.id };
-  if (Object.keys(rest).length) await activityRepository.add(tx, { ...entry, action: 'updated', data: { changes: rest } });
-  if (status) await activityRepository.add(tx, { ...entry, action: 'status_changed', data: { changes: { status } } });
-}
-
 export function createLeadsService(deps: LeadsDeps) {
   const { db } = deps.database;
 
@@ -124,7 +113,7 @@ export function createLeadsService(deps: LeadsDeps) {
         const changes = diff(before, after, TRACKED);
         if (Object.keys(changes).length) {
           await nameOwnerAndGroup(tx, changes, before, after);
-          await logChanges(tx, actor, after, changes);
+          await activityRepository.logChanges(tx, { groupId: after.groupId, leadId: id, actorId: actor.id }, changes);
         }
         if (after.ownerId !== before.ownerId) await notifyOwner(tx, actor, after, `assigned:lead:${id}:${after.updatedAt.getTime()}`);
         return after;
@@ -142,7 +131,7 @@ export function createLeadsService(deps: LeadsDeps) {
         if (before.status === 'converted' || status === 'converted') throw new ConflictError('leads.readOnly');
         if (before.status === status) return before;
         const after = await repo.update(tx, id, { status });
-        await logChanges(tx, actor, after, { status: [before.status, status] });
+        await activityRepository.logChanges(tx, { groupId: after.groupId, leadId: id, actorId: actor.id }, { status: [before.status, status] });
         return after;
       });
     },

@@ -24,6 +24,17 @@ export const activityRepository = {
   },
 
   /**
+   * An edit in the history: a status change as its own entry (status_changed, old → new; from the board or the
+   * edit form alike, so the pipeline's moves can be found by action), the other fields changed with it as one
+   * 'updated'.
+   */
+  async logChanges(db: DbOrTx, entry: Omit<NewActivity, 'action' | 'data'>, changes: Record<string, [unknown, unknown]>) {
+    const { status, ...rest } = changes;
+    if (Object.keys(rest).length) await activityRepository.add(db, { ...entry, action: 'updated', data: { changes: rest } });
+    if (status) await activityRepository.add(db, { ...entry, action: 'status_changed', data: { changes: { status } } });
+  },
+
+  /**
    * A record's timeline, newest first, with who did it. A client's includes its lead's history: conversion
    * set client_id on those rows.
    */
