@@ -59,8 +59,9 @@ export async function createServices(env: Env, logger: Logger, opts: { migrate?:
 
   let redis: Redis | undefined;
   if (env.REDIS_URL) {
-    // Readiness only: fail fast instead of queueing commands while Redis is away.
-    redis = new Redis(env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
+    // Readiness and the API's rate limit: fail fast instead of queueing commands while Redis is away, and give
+    // up on a command after a second when Redis is there but does not answer (the limiter then falls back).
+    redis = new Redis(env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 1000 });
     redis.on('error', (err) => logger.debug({ err }, 'redis connection error'));
     redis.connect().catch(() => undefined);
   }

@@ -36,6 +36,9 @@ async function shutdown(signal: string) {
     logger.warn({ limitSeconds: stopLimitMs / 1000 }, 'worker: jobs did not finish in time; exiting, another worker takes them up when their lock expires');
     process.exit(1);
   }, stopLimitMs);
+  // Exports in hand stop first and go back to waiting (their job runs them again): an export can outlast the
+  // limit, and one cut off by process.exit would be left 'running' for good.
+  await services.exports.close();
   await Promise.all(workers.map((w) => w.close()));
   await services.close();
   clearTimeout(force);

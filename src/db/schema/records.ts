@@ -163,10 +163,10 @@ export const activities = pgTable(
 
 /**
  * A revision per group, raised by statement triggers (migration 0009) whenever any lead or client of the group
- * is inserted, updated or deleted, by any code path (forms, API, jobs, group deletion, raw SQL). Values come
- * from one global sequence, so the largest revision over a set of groups changes whenever anything in the set
- * does; the dashboard keys its cached aggregates on it (src/modules/dashboard). No foreign key: a deleted
- * group's row is harmless and keeps its number.
+ * is inserted, updated or deleted, by any code path (forms, API, jobs, group deletion, raw SQL; not TRUNCATE).
+ * Values come from one global sequence that TRUNCATE does not reset, so a number never comes back; the
+ * dashboard keys its cached aggregates on the revisions of the groups in view (src/modules/dashboard). No
+ * foreign key: a deleted group's row is harmless and keeps its number.
  */
 export const groupRevisions = pgTable('group_revisions', {
   groupId: integer('group_id').primaryKey(),

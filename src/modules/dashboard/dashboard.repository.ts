@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, isNull, max, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, isNull, or, sql } from 'drizzle-orm';
 import { alias, type AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client.js';
 import { activities, clients, groupRevisions, leads, users } from '../../db/schema/index.js';
@@ -99,15 +99,17 @@ export const dashboardRepository = {
   },
 
   /**
-   * The newest revision of the groups in view (migration 0009 raises it on any change to their leads or
-   * clients): while it stays the same, the aggregates above cannot have changed.
+   * The revisions of the groups in view (migration 0009 raises a group's on any change to its leads or
+   * clients), as one string: while it stays the same, the aggregates cannot have changed. Every group's own
+   * revision, not the largest: numbers are taken when a statement runs, so two groups' changes may commit out of
+   * order, and a late commit in one group would not move the largest number.
    */
-  async revision(db: DbOrTx, groupIds: number[] | undefined): Promise<number> {
+  async revision(db: DbOrTx, groupIds: number[] | undefined): Promise<string> {
     const [row] = await db
-      .select({ r: max(groupRevisions.revision) })
+      .select({ r: sql<string | null>`string_agg(${groupRevisions.groupId} || ':' || ${groupRevisions.revision}, ',' order by ${groupRevisions.groupId})` })
       .from(groupRevisions)
       .where(groupIds ? inArray(groupRevisions.groupId, groupIds.length ? groupIds : [0]) : undefined);
-    return Number(row?.r ?? 0);
+    return row?.r ?? '';
   },
 
   assignedToMe(db: DbOrTx, actor: Actor, group: number | undefined) {
@@ -150,7 +152,7 @@ export const dashboardRepository = {
       .where(and(
         group ? eq(activities.groupId, group) : actor.isAdmin ? undefined : inArray(activities.groupId, actor.memberships.map((m) => m.groupId).concat(0)),
         // A lead's event shows if the lead does; an event of a client alone if the client does.
-        or(and(sql`${activities.leadId} is not null`, sql`${l.id} is not null`), and(isNull(activities.leadId), visible(c))),
+        or(and(isNotNull(activities.leadId), isNotNull(l.id)), and(isNull(activities.leadId), isNotNull(activities.clientId), visible(c))),
       ))
       .orderBy(desc(activities.createdAt), desc(activities.id))
       .limit(20);

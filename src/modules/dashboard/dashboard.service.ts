@@ -50,7 +50,7 @@ export function createDashboardService(deps: { database: Database }) {
   const { db } = deps.database;
   // Aggregates by scope, reused while the groups' revision is unchanged and the entry is younger than the TTL.
   // Per process; each web process checks the revision in PostgreSQL, so none serves figures older than a change.
-  const cache = new Map<string, { revision: number; at: number; value: Awaited<ReturnType<typeof aggregates>> }>();
+  const cache = new Map<string, { revision: string; at: number; value: Awaited<ReturnType<typeof aggregates>> }>();
   const inFlight = new Map<string, Promise<Awaited<ReturnType<typeof aggregates>>>>();
 
   async function aggregates(tx: DbOrTx, actor: Actor, group: number | undefined, p: Periods) {

@@ -1,10 +1,10 @@
-import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, lt, lte, ne, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, lt, lte, ne, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client.js';
 import { groups, leads, memberships, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { beyondCap, cappedCount, dateRange, searchCondition } from '../records/list.js';
+import { beyondCap, cappedCount, COUNT_CAP, dateRange, searchCondition } from '../records/list.js';
 import { OPEN_STATUSES, STALE_DAYS, type LeadListQuery } from './leads.schemas.js';
 
 export type Lead = typeof leads.$inferSelect;
@@ -78,22 +78,26 @@ export const leadsRepository = {
     // even 10,000 rows deep), then the 25 rows with their group and owner. Reading whole rows while skipping
     // the offset took 294 ms at page 400; the ids alone a fraction of that.
     const withOwner = q.sort === 'owner';
-    const idsOnly = db.select({ id: leads.id }).from(leads);
-    // A text search takes all its matches first (the trigram index) and sorts only them: "offset 0" keeps the
-    // planner from walking the created_at index backwards and testing the LIKE on every row instead, which it
-    // picks whenever it overestimates the matches (333 ms against 20 ms; bench/RESULTS.md, F4).
-    const searchPage = () => {
+    const rows = (ids: SQLWrapper | number[]) =>
+      db.select(listColumns).from(leads).innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId))
+        .where(inArray(leads.id, ids)).orderBy(...order);
+    if (q.q) {
+      // A text search takes all its matches once (the trigram index), counts and sorts only them: "offset 0"
+      // keeps the planner from walking the created_at index backwards testing the LIKE on every row instead,
+      // which it picks whenever it overestimates the matches (333 ms against 20 ms; bench/RESULTS.md, F4).
       const keyed = db.select({ id: leads.id, ...Object.fromEntries(SORTS[q.sort].map((c, i) => [`k${i}`, sql`${c}`.as(`k${i}`)])) }).from(leads);
       const matches = (withOwner ? keyed.leftJoin(owner, eq(owner.id, leads.ownerId)) : keyed).where(where);
       const keyOrder = sql.raw([...SORTS[q.sort].map((_, i) => `k${i} ${q.dir}${nullsLast ? ' nulls last' : ''}`), `id ${q.dir}`].join(', '));
-      return sql`(select id from (${matches} offset 0) m order by ${keyOrder} limit ${q.perPage} offset ${offset})`;
-    };
-    const pageIds = q.q ? searchPage() : (withOwner ? idsOnly.leftJoin(owner, eq(owner.id, leads.ownerId)) : idsOnly).where(where).orderBy(...order).limit(q.perPage).offset(offset);
-    const [items, count] = await Promise.all([
-      beyondCap(offset) ? [] : db.select(listColumns).from(leads).innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId))
-        .where(inArray(leads.id, pageIds)).orderBy(...order),
-      cappedCount(db, leads, where),
-    ]);
+      const { rows: page } = await db.execute<{ id: number; n: number }>(
+        sql`select id, count(*) over ()::int as n from (${matches} offset 0) m order by ${keyOrder} limit ${q.perPage} offset ${offset}`,
+      );
+      const n = page[0]?.n ?? (offset ? (await cappedCount(db, leads, where)).total : 0);
+      const items = page.length ? await rows(page.map((r) => r.id)) : [];
+      return { items, total: Math.min(n, COUNT_CAP), capped: n > COUNT_CAP };
+    }
+    const idsOnly = db.select({ id: leads.id }).from(leads);
+    const pageIds = (withOwner ? idsOnly.leftJoin(owner, eq(owner.id, leads.ownerId)) : idsOnly).where(where).orderBy(...order).limit(q.perPage).offset(offset);
+    const [items, count] = await Promise.all([beyondCap(offset) ? [] : rows(pageIds), cappedCount(db, leads, where)]);
     return { items, ...count };
   },
 
