@@ -238,6 +238,15 @@ describe('/api/v1/leads', () => {
     expect(res.body).toMatchObject({ total: 10_000, capped: true, pages: 400 });
     // 'Many 1000', 'Many 10000' and 'Many 10001'.
     expect((await api.get('/api/v1/leads?q=many 1000')).body).toMatchObject({ total: 3, capped: false });
+    // Unlike the pages, the API goes on past the cap: `next` leads to the very last row, then stops.
+    const deep = await api.get('/api/v1/leads?q=many&perPage=100&page=100');
+    expect(deep.body.items).toHaveLength(100);
+    expect(deep.body.links.next).toBe('/api/v1/leads?q=many&perPage=100&page=101');
+    const last = await api.get(deep.body.links.next);
+    expect(last.body.items.map((l: { lastName: string }) => l.lastName)).toEqual(['Many 1']);
+    expect(last.body.links.next).toBeNull();
+    const plain = await api.get('/api/v1/leads?perPage=100&page=101');
+    expect(plain.body.items.length).toBeGreaterThan(0);
   });
 
   it('another group\'s lead answers 404 to every verb', async () => {

@@ -4,7 +4,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { clients, groups, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { beyondCap, cappedCount, dateRange, searchCondition } from '../records/list.js';
+import { beyondCap, cappedCount, dateRange, searchCondition, type ListOptions } from '../records/list.js';
 import type { ClientFilters, ClientListQuery } from './clients.schemas.js';
 
 export type Client = typeof clients.$inferSelect;
@@ -77,11 +77,11 @@ export function clientExportQuery(db: DbOrTx, actor: Actor, f: ClientFilters) {
 }
 
 export const clientsRepository = {
-  async list(db: DbOrTx, actor: Actor, q: ClientListQuery) {
+  async list(db: DbOrTx, actor: Actor, q: ClientListQuery, opts: ListOptions = {}) {
     const where = clientWhere(actor, q);
     const offset = offsetOf(q);
     const [items, count] = await Promise.all([
-      beyondCap(offset) ? [] : db
+      beyondCap(offset) && !opts.deep ? [] : db
         .select({
           id: clients.id, name: clients.name, company: clients.company, email: clients.email, phone: clients.phone, status: clients.status,
           createdAt: clients.createdAt, groupName: groups.name, ownerName: owner.name, leadId: clients.leadId,

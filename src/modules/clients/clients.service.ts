@@ -1,4 +1,5 @@
 import { eq } from 'drizzle-orm';
+import type { ListOptions } from '../records/list.js';
 import type { Database, Tx } from '../../db/client.js';
 import { clients } from '../../db/schema/index.js';
 import { NotFoundError, ValidationError } from '../../web/errors.js';
@@ -31,7 +32,7 @@ export function createClientsService(deps: { database: Database; notifications?:
 
 
   return {
-    list: (actor: Actor, q: ClientListQuery) => repo.list(db, actor, q),
+    list: (actor: Actor, q: ClientListQuery, opts?: ListOptions) => repo.list(db, actor, q, opts),
 
     async get(actor: Actor, id: number) {
       const row = await repo.findVisible(db, actor, id);

@@ -4,7 +4,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { groups, leads, memberships, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { beyondCap, cappedCount, COUNT_CAP, dateRange, searchCondition } from '../records/list.js';
+import { beyondCap, cappedCount, COUNT_CAP, dateRange, searchCondition, type ListOptions } from '../records/list.js';
 import { OPEN_STATUSES, STALE_DAYS, type LeadListQuery } from './leads.schemas.js';
 
 export type Lead = typeof leads.$inferSelect;
@@ -68,7 +68,7 @@ const listColumns = {
 
 export const leadsRepository = {
   /** One page and the (capped) total, in two queries whatever the page size (no query per row). */
-  async list(db: DbOrTx, actor: Actor, q: LeadListQuery) {
+  async list(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: ListOptions = {}) {
     const where = leadFilters(actor, q);
     const dir = q.dir === 'asc' ? asc : desc;
     const nullsLast = q.sort === 'value' || q.sort === 'owner';
@@ -97,7 +97,7 @@ export const leadsRepository = {
     }
     const idsOnly = db.select({ id: leads.id }).from(leads);
     const pageIds = (withOwner ? idsOnly.leftJoin(owner, eq(owner.id, leads.ownerId)) : idsOnly).where(where).orderBy(...order).limit(q.perPage).offset(offset);
-    const [items, count] = await Promise.all([beyondCap(offset) ? [] : rows(pageIds), cappedCount(db, leads, where)]);
+    const [items, count] = await Promise.all([beyondCap(offset) && !opts.deep ? [] : rows(pageIds), cappedCount(db, leads, where)]);
     return { items, ...count };
   },
 

@@ -1,4 +1,5 @@
 import { and, eq, isNotNull } from 'drizzle-orm';
+import type { ListOptions } from '../records/list.js';
 import type { Database, Tx } from '../../db/client.js';
 import { activities, comments, files, groups } from '../../db/schema/index.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../web/errors.js';
@@ -46,7 +47,7 @@ export function createLeadsService(deps: LeadsDeps) {
 
 
   return {
-    list: (actor: Actor, q: LeadListQuery) => repo.list(db, actor, q),
+    list: (actor: Actor, q: LeadListQuery, opts?: ListOptions) => repo.list(db, actor, q, opts),
 
     /** Groups the actor can file a lead in, and their members as possible owners. */
     groupChoices,

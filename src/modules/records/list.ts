@@ -21,6 +21,11 @@ export async function cappedCount(db: DbOrTx, table: PgTable, where: SQL): Promi
 /** Past the cap a page is not offered, and not queried (an OFFSET that deep reads every row before it). */
 export const beyondCap = (offset: number) => offset >= COUNT_CAP;
 
+export interface ListOptions {
+  /** Serve pages past the cap too (the API: an integration reading everything follows `next` to the end). */
+  deep?: boolean;
+}
+
 /** Escapes LIKE wildcards so a search for "50%" means the text "50%". */
 export const likeContains = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
