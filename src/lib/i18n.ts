@@ -73,8 +73,10 @@ export function fromAcceptLanguage(header: string | undefined): Locale | undefin
   return ranked.map((r) => r.lang).find(isLocale);
 }
 
-/** Formatting by the request's language: dates, date-times and numbers. */
-/** Built once per locale: three Intl formatters per request were 2–3% of a list page's CPU. */
+/**
+ * Formatting by the request's language: dates, date-times and numbers. Built once per locale: three Intl
+ * formatters per request were 2–3% of a list page's CPU.
+ */
 const formattersByLocale = new Map<Locale, ReturnType<typeof makeFormatters>>();
 export function formatters(locale: Locale) {
   let f = formattersByLocale.get(locale);

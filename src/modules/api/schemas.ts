@@ -21,7 +21,7 @@ import { commentInput } from '../records/comments.js';
  */
 const ExportInput = z
   .object(Object.fromEntries(Object.entries(clientFilters.shape).map(([k, s]) => [k, (s instanceof z.ZodCatch ? (s.unwrap() as z.ZodType) : s).optional()])))
-  // The export takes only real calendar days (the list forgives anything else).
+  // Only real calendar days, as the lists (which answer 400 to anything else too).
   .extend({ createdFrom: z.iso.date().optional(), createdTo: z.iso.date().optional(), format: z.enum(EXPORT_FORMATS).default('csv') })
   .strict();
 

@@ -49,9 +49,9 @@ export function createLeadsService(deps: LeadsDeps) {
   return {
     list: (actor: Actor, q: LeadListQuery, opts?: ListOptions) => repo.list(db, actor, q, opts),
 
-    /** Groups the actor can file a lead in, and their members as possible owners. */
     groupChoices,
 
+    /** Groups the actor can file a lead in, and their members as possible owners. */
     async formOptions(actor: Actor) {
       const groupList = await groupChoices(actor);
       const owners = await repo.owners(db, actor.isAdmin ? undefined : groupList.map((g) => g.groupId));

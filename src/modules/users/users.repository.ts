@@ -39,7 +39,6 @@ export const usersRepository = {
     const owner = sql`(${sessions.sess}->>'userId')::int = ${userId}`;
     await db.delete(sessions).where(exceptSid ? and(owner, sql`${sessions.sid} <> ${exceptSid}`) : owner);
   },
-  /** The user's groups with their role and each group's visibility rule, for the access policy. */
   /**
    * The user, their memberships (as memberships() gives them) and their unread notifications (counted as far
    * as the bell shows, on the partial index) in one round trip: read on every signed-in request, where each
@@ -58,6 +57,7 @@ export const usersRepository = {
       .where(eq(users.id, id));
     return row;
   },
+  /** The user's groups with their role and each group's visibility rule, for the access policy. */
   memberships(db: DbOrTx, userId: number) {
     return db
       .select({ groupId: groups.id, groupName: groups.name, role: memberships.role, visibility: groups.visibility })
