@@ -28,3 +28,21 @@ CREATE TRIGGER "leads_revision_delete" AFTER DELETE ON "leads" REFERENCING OLD T
 CREATE TRIGGER "clients_revision_insert" AFTER INSERT ON "clients" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_group_revisions();--> statement-breakpoint
 CREATE TRIGGER "clients_revision_update" AFTER UPDATE ON "clients" REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_group_revisions();--> statement-breakpoint
 CREATE TRIGGER "clients_revision_delete" AFTER DELETE ON "clients" REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_group_revisions();
+--> statement-breakpoint
+-- The directory revision (src/db/schema/records.ts, directoryRevision): one row, raised by every statement that
+-- changes who is in which group (memberships), a group (name, visibility, creation, deletion) or a user's name
+-- or active flag. Pages cache their owner and group choices under it; the signed-in user's query reads it, so
+-- the cache costs no query of its own and a change made by any process is seen by the next request. An upsert,
+-- so a truncated table starts over. Updated inside the writing transaction: readers see a new number only
+-- with the data it stands for.
+CREATE TABLE "directory_revision" ("id" boolean PRIMARY KEY DEFAULT true CHECK ("id"), "revision" bigint NOT NULL);--> statement-breakpoint
+CREATE FUNCTION "bump_directory_revision"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO directory_revision (id, revision) VALUES (true, nextval('group_revision_seq'))
+    ON CONFLICT (id) DO UPDATE SET revision = excluded.revision;
+  RETURN NULL;
+END $$;--> statement-breakpoint
+CREATE TRIGGER "memberships_directory" AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "memberships" FOR EACH STATEMENT EXECUTE FUNCTION bump_directory_revision();--> statement-breakpoint
+CREATE TRIGGER "groups_directory" AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "groups" FOR EACH STATEMENT EXECUTE FUNCTION bump_directory_revision();--> statement-breakpoint
+CREATE TRIGGER "users_directory" AFTER UPDATE OF "name", "active" ON "users" FOR EACH STATEMENT EXECUTE FUNCTION bump_directory_revision();--> statement-breakpoint
+INSERT INTO directory_revision (id, revision) VALUES (true, nextval('group_revision_seq'));

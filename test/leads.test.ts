@@ -218,6 +218,39 @@ describe('the list', () => {
   });
 });
 
+describe('owner choices follow the directory', () => {
+  /** The owner filter's people, as the list page shows them. */
+  async function ownerOptions(actor: ActorName) {
+    const res = await agents[actor].get('/leads');
+    const select = /<select[^>]*name="owner"[\s\S]*?<\/select>/.exec(res.text)![0];
+    return [...select.matchAll(/<option value="(\d+)"[^>]*>([^<]*)</g)].map((m) => `${m[1]}:${m[2]}`);
+  }
+  const nameOf = async (id: number) => (await q('select name from users where id = $1', [id]))[0]!.name as string;
+
+  it('changes written by another process (plain SQL) show on the next page: joined, renamed, deactivated, left', async () => {
+    const before = await ownerOptions('memberA');
+    expect(before).toContain(`${USERS.subjectA.id}:${await nameOf(USERS.subjectA.id)}`);
+    expect(before.some((o) => o.startsWith(`${USERS.memberB.id}:`))).toBe(false);
+
+    await q('insert into memberships (group_id, user_id, role) values ($1, $2, $3)', [GROUPS.A.id, USERS.memberB.id, 'member']);
+    expect(await ownerOptions('memberA')).toContain(`${USERS.memberB.id}:${await nameOf(USERS.memberB.id)}`);
+
+    await q('update users set name = $2 where id = $1', [USERS.memberB.id, 'Борис Новиков']);
+    expect(await ownerOptions('memberA')).toContain(`${USERS.memberB.id}:Борис Новиков`);
+
+    await q('update users set active = false where id = $1', [USERS.subjectA.id]);
+    expect((await ownerOptions('memberA')).some((o) => o.startsWith(`${USERS.subjectA.id}:`))).toBe(false);
+
+    await q('delete from memberships where group_id = $1 and user_id = $2', [GROUPS.A.id, USERS.memberB.id]);
+    expect((await ownerOptions('memberA')).some((o) => o.startsWith(`${USERS.memberB.id}:`))).toBe(false);
+    // The admin's choices span every group: the new group's member appears with it.
+    await q("insert into groups (name) values ('Group C')");
+    const [{ id: groupC }] = (await q("select id from groups where name = 'Group C'")) as { id: number }[];
+    await q('insert into memberships (group_id, user_id, role) values ($1, $2, $3)', [groupC, USERS.noGroup.id, 'member']);
+    expect(await ownerOptions('admin')).toContain(`${USERS.noGroup.id}:${await nameOf(USERS.noGroup.id)}`);
+  });
+});
+
 describe('comments', () => {
   it('renders markup and javascript: links inert, makes http links clickable, keeps line breaks', async () => {
     const id = await createLead('memberA');

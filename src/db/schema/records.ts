@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
-  bigint, check, index, integer, jsonb, numeric, pgEnum, pgTable, text, timestamp, uniqueIndex, varchar, type AnyPgColumn,
+  bigint, boolean, check, index, integer, jsonb, numeric, pgEnum, pgTable, text, timestamp, uniqueIndex, varchar, type AnyPgColumn,
 } from 'drizzle-orm/pg-core';
 import { timestamps } from './columns.js';
 import { groups } from './groups.js';
@@ -170,5 +170,15 @@ export const activities = pgTable(
  */
 export const groupRevisions = pgTable('group_revisions', {
   groupId: integer('group_id').primaryKey(),
+  revision: bigint('revision', { mode: 'number' }).notNull(),
+});
+
+/**
+ * The directory's revision (one row, migration 0009): raised by every change to memberships, groups, or users'
+ * names and active flags. The owner and group choices of list and form pages are cached under it
+ * (src/modules/leads/leads.service.ts); the signed-in user's query reads it with the user.
+ */
+export const directoryRevision = pgTable('directory_revision', {
+  id: boolean('id').primaryKey().default(true),
   revision: bigint('revision', { mode: 'number' }).notNull(),
 });

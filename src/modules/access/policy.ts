@@ -18,6 +18,11 @@ export interface Actor {
   id: number;
   isAdmin: boolean;
   memberships: ActorMembership[];
+  /**
+   * The directory's revision when the actor was loaded with the session (src/db/schema/records.ts): caches of
+   * owner and group choices key on it. Absent (no caching) where the actor came another way.
+   */
+  directoryRevision?: string;
 }
 
 /** A record of a group (lead, client, …): who owns it and who created it decide "own records" visibility. */

@@ -31,7 +31,36 @@ export function createLeadsService(deps: LeadsDeps) {
       ? db.select({ groupId: groups.id, groupName: groups.name }).from(groups).orderBy(groups.name)
       : actor.memberships.map((m) => ({ groupId: m.groupId, groupName: m.groupName }));
 
+  async function loadChoices(actor: Actor) {
+    const groupList = await groupChoices(actor);
+    const owners = await repo.owners(db, actor.isAdmin ? undefined : groupList.map((g) => g.groupId));
+    // The owner filter lists each person once, whatever number of groups they share with the actor.
+    const ownerChoices = [...new Map(owners.map((o) => [o.id, { id: o.id, name: o.name }])).values()];
+    return { groups: groupList, owners, ownerChoices };
+  }
 
+  /**
+   * Every list and form page shows the groups and their members (owner filter and select): the same answer
+   * until the directory changes, so it is kept per scope under the directory revision the signed-in user's
+   * query brought (no query at all on a hit, and a change by any process is seen on the next request).
+   * Concurrent misses share one load; a new revision drops the old entries.
+   */
+  const cache = { revision: '', byScope: new Map<string, ReturnType<typeof loadChoices>>() };
+  function choices(actor: Actor) {
+    const revision = actor.directoryRevision;
+    if (revision === undefined) return loadChoices(actor);
+    if (cache.revision !== revision) cache.byScope.clear(), (cache.revision = revision);
+    const key = actor.isAdmin ? 'admin' : actor.memberships.map((m) => m.groupId).sort((a, b) => a - b).join(',');
+    let hit = cache.byScope.get(key);
+    if (!hit) {
+      hit = loadChoices(actor);
+      hit.catch(() => cache.byScope.get(key) === hit && cache.byScope.delete(key));
+      // Bounded: a process serving many distinct group sets starts over rather than growing.
+      if (cache.byScope.size >= 1000) cache.byScope.clear();
+      cache.byScope.set(key, hit);
+    }
+    return hit;
+  }
 
   /** The owner hears that the lead is theirs now, unless they gave it to themselves. */
   async function notifyOwner(tx: Tx, actor: Actor, lead: Lead, dedupeKey: string) {
@@ -53,10 +82,7 @@ export function createLeadsService(deps: LeadsDeps) {
 
     /** Groups the actor can file a lead in, and their members as possible owners. */
     async formOptions(actor: Actor) {
-      const groupList = await groupChoices(actor);
-      const owners = await repo.owners(db, actor.isAdmin ? undefined : groupList.map((g) => g.groupId));
-      // The owner filter lists each person once, whatever number of groups they share with the actor.
-      const ownerChoices = [...new Map(owners.map((o) => [o.id, { id: o.id, name: o.name }])).values()];
+      const { groups: groupList, owners, ownerChoices } = await choices(actor);
       const managesAny = actor.isAdmin || actor.memberships.some((m) => m.role === 'manager');
       return { groups: groupList, owners, ownerChoices, managesAny };
     },

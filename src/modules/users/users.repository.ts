@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
-import { groups, memberships, notifications, sessions, users } from '../../db/schema/index.js';
+import { directoryRevision, groups, memberships, notifications, sessions, users } from '../../db/schema/index.js';
 import { UNREAD_CAP } from '../notifications/notifications.repository.js';
 
 export type User = typeof users.$inferSelect;
@@ -52,6 +52,7 @@ export const usersRepository = {
           select json_agg(json_build_object('groupId', g.id, 'groupName', g.name, 'role', m.role, 'visibility', g.visibility) order by g.name)
           from ${memberships} m join ${groups} g on g.id = m.group_id where m.user_id = ${id}), '[]'::json)`,
         unreadCount: sql<number>`(select count(*)::int from (select 1 from ${notifications} n where n.user_id = ${id} and n.read_at is null limit ${UNREAD_CAP + 1}) u)`,
+        directoryRevision: sql<string | null>`(select ${directoryRevision.revision}::text from ${directoryRevision})`,
       })
       .from(users)
       .where(eq(users.id, id));

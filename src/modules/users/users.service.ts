@@ -16,7 +16,8 @@ export function createUsersService(deps: { database: Database; hasher: PasswordH
     findActiveActor: async (id: number): Promise<{ user: User; actor: Actor; unreadCount: number } | undefined> => {
       const row = await repo.findWithMemberships(db, id);
       if (!row?.user.active) return undefined;
-      return { user: row.user, actor: { id: row.user.id, isAdmin: row.user.role === 'admin', memberships: row.memberships }, unreadCount: row.unreadCount };
+      const actor: Actor = { id: row.user.id, isAdmin: row.user.role === 'admin', memberships: row.memberships, directoryRevision: row.directoryRevision ?? undefined };
+      return { user: row.user, actor, unreadCount: row.unreadCount };
     },
     actorFor: async (user: User): Promise<Actor> => ({
       id: user.id,
