@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { SMTPServer } from 'smtp-server';
 import { createTestApp, resetDatabase, type Agent, type TestApp } from './helpers/app.js';
 import { loginActors, restoreFixture, type ActorName } from './helpers/fixture.js';
+import { createJobs } from '../src/jobs/jobs.js';
+import { createLogger } from '../src/lib/logger.js';
 
 const q = async (t: TestApp, sql: string, values: unknown[] = []) => (await t.services.database.pool.query(sql, values)).rows;
 
@@ -86,6 +88,72 @@ describe('jobs without Redis (in-process engine over the outbox)', () => {
     const page = await agents.admin.get('/admin/jobs');
     const maintenance = page.text.slice(page.text.indexOf('data-testid="queue-maintenance"'));
     expect(maintenance).toMatch(/maintenance\.test-flaky[\s\S]*?invalid payload for maintenance\.test-flaky: n [^<]*<\/td><td>1<\/td>/);
+  });
+
+  // One job at a time in one loop, a background export (minutes) held up every notification and file check.
+  it('a long background export does not hold up other jobs: exports have a lane of their own', async () => {
+    const { db } = t.services.database;
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let exportStarted = false;
+    t.services.jobs.define('exports.test-slow', {
+      schema: z.object({}),
+      async handler() {
+        exportStarted = true;
+        await released;
+      },
+    });
+    t.services.jobs.define('notifications.test-quick', {
+      schema: z.object({ n: z.number().int() }),
+      async handler({ n }) {
+        seen.push(n);
+      },
+    });
+    try {
+      await t.services.jobs.enqueue(db, 'exports.test-slow', {}, 'slow');
+      t.services.jobs.kick();
+      await expect.poll(() => exportStarted).toBe(true);
+      // Due after the export (a higher id), and a second export waits behind the first in its lane.
+      await t.services.jobs.enqueue(db, 'exports.test-slow', {}, 'slow-2');
+      await t.services.jobs.enqueue(db, 'notifications.test-quick', { n: 6 }, 'quick');
+      await t.services.jobs.enqueue(db, 'maintenance.test-flaky', { n: 7 }, 'also-quick');
+      t.services.jobs.kick();
+      await expect.poll(() => [...seen].sort(), { timeout: 5000 }).toEqual([6, 7]);
+      expect(await q(t, "select job_key, status from job_outbox where name = 'exports.test-slow' order by id")).toEqual([
+        { job_key: 'exports.test-slow:slow', status: 'dispatched' },
+        { job_key: 'exports.test-slow:slow-2', status: 'pending' },
+      ]);
+    } finally {
+      release();
+    }
+    await t.services.jobs.settle();
+    expect(await q(t, "select count(*)::int as n from job_outbox where status <> 'done'")).toEqual([{ n: 0 }]);
+  });
+
+  it('stop() waits for the job in hand in each lane, and no job starts after it', async () => {
+    // An engine of its own on the same database, so the app's stays up for the other tests.
+    const jobs = createJobs({ database: t.services.database, logger: createLogger('silent'), backoffMs: 20 });
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let started = false;
+    jobs.define('exports.test-held', { schema: z.object({}), handler: async () => { started = true; await released; } });
+    jobs.define('notifications.test-late', { schema: z.object({}), handler: async () => { seen.push(8); } });
+    await jobs.enqueue(t.services.database.db, 'exports.test-held', {}, 'held');
+    jobs.kick();
+    await expect.poll(() => started).toBe(true);
+    let stopped = false;
+    const stopping = jobs.stop().then(() => (stopped = true));
+    await jobs.enqueue(t.services.database.db, 'notifications.test-late', {}, 'late');
+    jobs.kick();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+    expect(seen).toEqual([]);
+    expect(await q(t, 'select name, status from job_outbox order by id')).toEqual([
+      { name: 'exports.test-held', status: 'done' },
+      { name: 'notifications.test-late', status: 'pending' },
+    ]);
   });
 
   it('the daily cleanup empties trash older than 30 days, once per day', async () => {

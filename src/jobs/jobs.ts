@@ -23,6 +23,16 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> {
   attempts?: number;
 }
 
+/**
+ * The in-process engine's lanes: each has a drain loop of its own that runs one job at a time, claiming only its
+ * jobs. Background exports run for minutes; in a lane of their own they no longer hold up notifications, file
+ * checks and the cleanup, which share the other lane.
+ */
+const INLINE_LANES = [
+  { name: 'exports', claims: sql`name like 'exports.%'` },
+  { name: 'main', claims: sql`name not like 'exports.%'` },
+] as const;
+
 /** A payload that fails its schema: never retried, shown on the admin page with its reason. */
 export class InvalidPayloadError extends Error {}
 
@@ -39,7 +49,8 @@ export interface JobsOptions {
 /**
  * Background jobs with one API and two engines:
  * - with REDIS_URL: BullMQ. The web process moves committed outbox rows to the queues; `npm run worker` runs them.
- * - without: the same handlers run in this process from the outbox, with the same retries and backoff.
+ * - without: the same handlers run in this process from the outbox, with the same retries and backoff, one job at
+ *   a time per lane (INLINE_LANES: background exports beside everything else).
  * Either way a job is written in the transaction of the change it follows (enqueue(tx, …)): nothing is sent
  * for a rolled-back change, and nothing is lost while Redis is down — the row waits and goes when it is back.
  */
@@ -51,7 +62,12 @@ export function createJobs(opts: JobsOptions) {
   let producer: Redis | undefined;
   const queues = new Map<QueueName, Queue>();
   let timer: NodeJS.Timeout | undefined;
+  /** Redis mode: the relay pass under way. */
   let draining: Promise<void> | undefined;
+  /** Inline mode: each lane's drain loop under way. */
+  const lanes = INLINE_LANES.map((lane) => ({ ...lane, draining: undefined as Promise<void> | undefined }));
+  /** Everything this process has under way (relay pass, drain loops). */
+  const inFlight = () => Promise.all([draining, ...lanes.map((l) => l.draining)]);
   let stopped = false;
 
   function queue(name: QueueName) {
@@ -150,11 +166,11 @@ export function createJobs(opts: JobsOptions) {
     });
   }
 
-  /** Claims one due row and runs it here (inline mode); returns false when nothing is due. */
-  async function runOneInline(): Promise<boolean> {
+  /** Claims one due row of the lane and runs it here (inline mode); returns false when nothing is due. */
+  async function runOneInline(lane: (typeof lanes)[number]): Promise<boolean> {
     const claimed = await db.execute<{ id: number; name: string; payload: unknown; attempts: number; max_attempts: number }>(sql`
       update ${jobOutbox} set status = 'dispatched', attempts = attempts + 1, updated_at = now()
-      where id = (select id from ${jobOutbox} where status = 'pending' and run_at <= now() order by id for update skip locked limit 1)
+      where id = (select id from ${jobOutbox} where status = 'pending' and run_at <= now() and ${lane.claims} order by id for update skip locked limit 1)
       returning id, name, payload, attempts, max_attempts`);
     const row = claimed.rows[0];
     if (!row) return false;
@@ -173,9 +189,8 @@ export function createJobs(opts: JobsOptions) {
     return true;
   }
 
-  async function drainOnce() {
-    if (mode === 'bullmq') return dispatch();
-    while (!stopped && (await runOneInline()));
+  async function drainLane(lane: (typeof lanes)[number]) {
+    while (!stopped && (await runOneInline(lane)));
   }
 
   const api = {
@@ -196,23 +211,38 @@ export function createJobs(opts: JobsOptions) {
       await tx.insert(jobOutbox).values({ name, payload, jobKey: `${name}:${key}`, maxAttempts: attempts }).onConflictDoNothing();
     },
 
-    /** Starts on the outbox now (after a commit); never throws: the poll picks up whatever this misses. */
+    /**
+     * Starts on the outbox now (after a commit): the relay (Redis), or each lane's drain loop not yet under way
+     * (inline). Never throws: the poll picks up whatever this misses.
+     */
     kick() {
       if (stopped) return;
-      draining ??= drainOnce()
-        .catch((err) => logger.error({ err }, 'jobs: dispatch failed'))
-        .finally(() => (draining = undefined));
+      if (mode === 'bullmq') {
+        draining ??= dispatch()
+          .catch((err) => logger.error({ err }, 'jobs: dispatch failed'))
+          .finally(() => (draining = undefined));
+        return;
+      }
+      for (const lane of lanes) {
+        lane.draining ??= drainLane(lane)
+          .catch((err) => logger.error({ err, lane: lane.name }, 'jobs: dispatch failed'))
+          .finally(() => (lane.draining = undefined));
+      }
     },
 
-    /** Inline: waits until the outbox has nothing due. Redis: one dispatch pass (the workers run the jobs). */
+    /**
+     * Inline: waits until the outbox has nothing due and no lane of this process runs a job (a job that a job
+     * started, e.g. the notification of a finished export, included). Redis: one dispatch pass (the workers run
+     * the jobs).
+     */
     async settle() {
-      await draining;
+      await inFlight();
       if (mode === 'bullmq') return dispatch();
-      for (let i = 0; i < 200; i++) {
-        await draining;
-        await drainOnce();
+      for (let i = 0; i < 200 && !stopped; i++) {
+        api.kick();
+        await inFlight();
         const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(jobOutbox).where(and(eq(jobOutbox.status, 'pending'), lte(jobOutbox.runAt, new Date())));
-        if (!row?.n) return;
+        if (!row?.n && lanes.every((l) => !l.draining)) return;
       }
     },
 
@@ -227,10 +257,11 @@ export function createJobs(opts: JobsOptions) {
       api.kick();
     },
 
+    /** No new job starts; waits for the jobs in hand (the relay pass, or each lane's current job). */
     async stop() {
       stopped = true;
       if (timer) clearInterval(timer);
-      await draining;
+      await inFlight();
       await Promise.all([...queues.values()].map((q) => q.close()));
       producer?.disconnect();
     },
