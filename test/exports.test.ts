@@ -3,10 +3,12 @@ import fs from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import request from 'supertest';
 import { parse as parseDisposition } from 'content-disposition';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import pg from 'pg';
 import { createTestApp, csrfFrom, login, resetDatabase, type Agent, type TestApp } from './helpers/app.js';
 import { GROUPS, USERS, loginActors, restoreFixture, type ActorName } from './helpers/fixture.js';
 import { stringify as csvStringify } from 'csv-stringify/sync';
@@ -887,6 +889,37 @@ describe('a download abandoned half-way', () => {
       expect(JSON.parse(next.body.toString('utf8'))).toHaveLength(8000);
     } finally {
       await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+/* ---------- A client that goes away once it has the whole file ---------- */
+
+describe.skipIf(inject('embedded'))('a client gone while the finished export is being recorded (skipped on embedded PGlite: one backend, a held lock would stop everything)', () => {
+  it('streamSync still returns: it does not wait for a close that has already happened', async () => {
+    const pool = t.services.database.pool;
+    const actor = { id: USERS.admin.id, isAdmin: true, memberships: [] };
+    const plan = await t.services.exports.begin(actor, { format: 'csv', filters: clientFilters.parse({ group: String(A) }) });
+    expect(plan.mode).toBe('sync');
+    if (plan.mode !== 'sync') return;
+    // The export's row stays locked, so recording it as done waits; meanwhile the client goes away.
+    const locker = new pg.Client({ connectionString: (pool.options as { connectionString: string }).connectionString });
+    await locker.connect();
+    try {
+      await locker.query('begin');
+      await locker.query('select 1 from exports where id = $1 for update', [plan.row.id]);
+      const res = Object.assign(new Writable({ write: (_chunk, _enc, cb) => cb() }), { headersSent: true });
+      const returned = t.services.exports.streamSync(plan, res).then(() => 'returned' as const);
+      await expect
+        .poll(async () => (await pool.query("select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query ilike 'update \"exports\"%'")).rows[0].n, { timeout: 5000 })
+        .toBe(1);
+      res.destroy();
+      await new Promise((r) => res.once('close', r));
+      await locker.query('commit');
+      expect(await Promise.race([returned, sleep(2000).then(() => 'still waiting' as const)])).toBe('returned');
+      expect((await pool.query('select status from exports where id = $1', [plan.row.id])).rows[0].status).toBe('done');
+    } finally {
+      await locker.end();
     }
   });
 });

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Writable } from 'node:stream';
+import { finished, type Writable } from 'node:stream';
 import { UnrecoverableError } from 'bullmq';
 import type { Env } from '../../config/env.js';
 import type { Database, DbOrTx } from '../../db/client.js';
@@ -235,9 +235,14 @@ export function createExportsService(deps: Deps) {
     await recordDone(plan.row, result).catch((err) => logger.error({ err, exportId: plan.row.id }, 'could not record a finished export'));
     // Only now, with the cursor's connection back in the pool (see streamExport).
     // res.end() takes no callback here: express-session wraps end(chunk, encoding) and would take a
-    // function for a chunk. 'close' comes once the response is finished or the connection has gone.
+    // function for a chunk. finished() calls back once the response is finished or the connection has gone,
+    // also when that was already so (a client that left while the export was being recorded: its 'close' has
+    // fired, and waiting for another would never end); its listeners are then removed.
     await new Promise<void>((resolve) => {
-      res.once('close', resolve);
+      const cleanup = finished(res, () => {
+        cleanup();
+        resolve();
+      });
       res.end();
     });
   }
