@@ -1,6 +1,6 @@
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import net, { type AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import request from 'supertest';
 import { SMTPServer } from 'smtp-server';
 import type { Job, Worker } from 'bullmq';
@@ -406,6 +406,19 @@ describe('notifications with the in-process job engine', () => {
       expect(anonymous.status).toBe(204);
       expect(anonymous.headers['hx-redirect']).toBeUndefined();
       expect((await request(t.app).get('/notifications/bell')).status).toBe(303);
+    });
+
+    it('a poll counts once: the bell shows the count the signed-in user was loaded with, and asks for no other', async () => {
+      await seed(USERS.memberA.id, 4, 'counted');
+      const recount = vi.spyOn(t.services.notifications, 'unreadCount');
+      try {
+        const res = await agents.memberA.get('/notifications/bell').set('HX-Request', 'true');
+        expect(bell(res.text)).toBe('Notifications, 4 unread');
+        expect(res.text).toMatch(/data-testid="bell-count">4</);
+        expect(recount).not.toHaveBeenCalled();
+      } finally {
+        recount.mockRestore();
+      }
     });
 
     it('the page loads the script that keeps the bell fresh (no inline script: the CSP allows none)', async () => {

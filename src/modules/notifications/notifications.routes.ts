@@ -38,7 +38,8 @@ export function notificationsRoutes(services: Services): Router {
    */
   r.get('/notifications/bell', quietWhenSignedOut, requireUser, async (req, res) => {
     leaveSessionAsItIs(req);
-    const unreadCount = await notifications.unreadCount(req.user!.id);
+    // currentUser counted them with the user, in this request (capped as the bell shows them): no second count.
+    const unreadCount = req.unreadCount ?? (await notifications.unreadCount(req.user!.id));
     // The page the bell is on (htmx says which): "you are here" when that is the notifications page.
     res.render('notifications/_bell', { unreadCount, bellPath: pathOf(req.get('HX-Current-URL')) });
   });
