@@ -249,6 +249,30 @@ describe('/api/v1/leads', () => {
     expect(plain.body.items.length).toBeGreaterThan(0);
   });
 
+  // The pages stop counting at 400 (of 25), but the API goes on: a page past that links back to the page before it.
+  it('past the counted pages (capped), prev is the page before, not the last counted page', async () => {
+    await q(`insert into leads (group_id, owner_id, created_by_id, last_name) select $1, $2, $2, 'Deepfind ' || n from generate_series(1, 10050) n`, [GROUPS.A.id, USERS.memberA.id]);
+    try {
+      const api = as(await tokenOf('memberA', 'read'));
+      // 10,050 rows: page 402 of 25 is the last, full one.
+      const res = await api.get('/api/v1/leads?q=deepfind&page=402');
+      expectDocumented(res, 'get', '/api/v1/leads');
+      expect(res.body).toMatchObject({ capped: true, pages: 400, page: 402 });
+      expect(res.body.items).toHaveLength(25);
+      expect(res.body.links.prev).toBe('/api/v1/leads?q=deepfind&page=401');
+      expect(res.headers.link).toContain('</api/v1/leads?q=deepfind&page=401>; rel="prev"');
+      const before = await api.get(res.body.links.prev);
+      expect(before.body.items).toHaveLength(25);
+      expect(before.body.links).toMatchObject({ prev: '/api/v1/leads?q=deepfind&page=400', next: '/api/v1/leads?q=deepfind&page=402' });
+      // Further on, past the rows too: still the page before.
+      expect((await api.get('/api/v1/leads?page=450')).body).toMatchObject({ capped: true, links: { prev: '/api/v1/leads?page=449' } });
+      // A list that is not capped: a page past its end leads back to its last page.
+      expect((await api.get('/api/v1/leads?q=deepfind 1005&page=3')).body).toMatchObject({ capped: false, pages: 1, links: { prev: '/api/v1/leads?q=deepfind+1005' } });
+    } finally {
+      await q("delete from leads where last_name like 'Deepfind %'");
+    }
+  });
+
   it('another group\'s lead answers 404 to every verb', async () => {
     const b = as(await tokenOf('memberB'));
     const id = RECORDS.lead.A;

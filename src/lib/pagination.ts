@@ -32,9 +32,22 @@ export function queryHref(basePath: string, query: Record<string, unknown>, chan
   return s ? `${basePath}?${s}` : basePath;
 }
 
-/** Builds the page object with links that keep every other query parameter (filters stay in the URL). */
-export function toPage<T>(items: T[], total: number, q: PageQuery, basePath: string, query: Record<string, unknown>, capped = false): Page<T> {
+/**
+ * Builds the page object with links that keep every other query parameter (filters stay in the URL).
+ * `deep`: the list serves pages past a capped total (the API, records/list.ts): there `prev` is simply the page
+ * before and `next` goes on while pages are full. Otherwise a page past the last one leads back to the last.
+ */
+export function toPage<T>(
+  items: T[],
+  total: number,
+  q: PageQuery,
+  basePath: string,
+  query: Record<string, unknown>,
+  capped = false,
+  opts: { deep?: boolean } = {},
+): Page<T> {
   const pages = Math.max(1, Math.ceil(total / q.perPage));
+  const deep = capped && opts.deep === true;
   const href = (page: number) => queryHref(basePath, query, { page: page > 1 ? page : undefined });
   return {
     items,
@@ -43,8 +56,8 @@ export function toPage<T>(items: T[], total: number, q: PageQuery, basePath: str
     total,
     capped,
     pages,
-    prevHref: q.page > 1 ? href(Math.min(q.page - 1, pages)) : undefined,
-    nextHref: q.page < pages ? href(q.page + 1) : undefined,
+    prevHref: q.page > 1 ? href(deep ? q.page - 1 : Math.min(q.page - 1, pages)) : undefined,
+    nextHref: q.page < pages || (deep && items.length === q.perPage) ? href(q.page + 1) : undefined,
   };
 }
 

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { queryHref, toPage, type PageQuery } from '../../lib/pagination.js';
+import { toPage, type PageQuery } from '../../lib/pagination.js';
 import { AppError, ConflictError, ValidationError, type FieldErrors } from '../../web/errors.js';
 import { fieldErrors } from '../../web/forms.js';
 import type { Guard } from '../../web/guards.js';
@@ -111,10 +111,10 @@ export function checkIfMatch(req: Request, current: string) {
  * the lists count at most COUNT_CAP rows (records/list.ts), so `total` is then a lower bound.
  */
 export function pageReply<T>(req: Request, res: Response, items: T[], total: number, q: PageQuery, capped = false): Reply {
-  const page = toPage(items, total, q, req.path, req.query as Record<string, unknown>, capped);
-  // Past a capped total (10,000+) the pages go on while they are full: `next` leads to the end of the rows.
-  const next = page.nextHref ?? (capped && items.length === q.perPage ? queryHref(req.path, req.query as Record<string, unknown>, { page: q.page + 1 }) : undefined);
-  const links = { self: req.originalUrl, next: next ?? null, prev: page.prevHref ?? null };
+  // Past a capped total (10,000+) the API's pages go on (deep): `next` leads on while pages are full, to the end of
+  // the rows, and `prev` is the page before (not the last counted page).
+  const page = toPage(items, total, q, req.path, req.query as Record<string, unknown>, capped, { deep: true });
+  const links = { self: req.originalUrl, next: page.nextHref ?? null, prev: page.prevHref ?? null };
   const header = [links.next && `<${links.next}>; rel="next"`, links.prev && `<${links.prev}>; rel="prev"`].filter(Boolean).join(', ');
   if (header) res.set('Link', header);
   return { body: { items, page: page.page, perPage: page.perPage, total: page.total, capped: page.capped, pages: page.pages, links } };
