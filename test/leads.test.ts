@@ -245,7 +245,7 @@ describe('owner choices follow the directory', () => {
     expect((await ownerOptions('memberA')).some((o) => o.startsWith(`${USERS.memberB.id}:`))).toBe(false);
     // The admin's choices span every group: the new group's member appears with it.
     await q("insert into groups (name) values ('Group C')");
-    const [{ id: groupC }] = (await q("select id from groups where name = 'Group C'")) as { id: number }[];
+    const groupC = ((await q("select id from groups where name = 'Group C'"))[0] as { id: number }).id;
     await q('insert into memberships (group_id, user_id, role) values ($1, $2, $3)', [groupC, USERS.noGroup.id, 'member']);
     expect(await ownerOptions('admin')).toContain(`${USERS.noGroup.id}:${await nameOf(USERS.noGroup.id)}`);
   });

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Env } from '../config/env.js';
 import { DEFAULT_LOCALE, formatters, fromAcceptLanguage, isLocale, translator, type Locale } from '../lib/i18n.js';
-import type { User } from '../modules/users/users.repository.js';
+import type { User, UserWithMemberships } from '../modules/users/users.repository.js';
 import type { UsersService } from '../modules/users/users.service.js';
 import type { Actor } from '../modules/access/policy.js';
 import { AppError, CsrfError } from './errors.js';
@@ -41,7 +41,9 @@ export function currentUser(env: Env, users: UsersService): RequestHandler {
   return async (req, _res, next) => {
     const s = req.session;
     if (!s?.userId) return next();
-    const found = await users.findActiveActor(s.userId);
+    // Read with the session when the store brought it (one round trip for both), else on its own.
+    const companion = req.sessionCompanion as UserWithMemberships | undefined;
+    const found = companion ? users.activeActorOf(companion) : await users.findActiveActor(s.userId);
     const expired = !s.loginAt || Date.now() - s.loginAt > absoluteMs;
     if (!found || found.user.sessionVersion !== s.sessionVersion || expired) {
       await new Promise<void>((resolve, reject) => s.regenerate((err) => (err ? reject(err) : resolve())));

@@ -1,9 +1,10 @@
 import session from 'express-session';
-import connectPgSimple from 'connect-pg-simple';
 import type { RequestHandler } from 'express';
 import type { Env } from '../config/env.js';
 import type { Database } from '../db/client.js';
 import type { Locale } from '../lib/i18n.js';
+import { usersRepository, type UserWithMemberships } from '../modules/users/users.repository.js';
+import { PgSessionStore } from './session-store.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -37,14 +38,26 @@ export const saveBeforeRedirect: RequestHandler = (req, res, next) => {
   next();
 };
 
+/** The store: sessions in PostgreSQL, each read bringing the signed-in user along (req.sessionCompanion). */
+export function sessionStore(database: Database) {
+  const read = usersRepository.sessionWithUser(database.db);
+  return new PgSessionStore<UserWithMemberships>(
+    database.pool,
+    async (sid) => {
+      const [row] = await read.execute({ sid });
+      return row && { sess: row.sess, companion: row };
+    },
+    15 * 60,
+  );
+}
+
 export function sessionMiddleware(env: Env, database: Database): RequestHandler {
-  const PgStore = connectPgSimple(session);
   return session({
     name: sessionCookieName(env),
     secret: env.SESSION_SECRET,
     // No store write per request (connect-pg-simple's touch was an UPDATE on every page): keepAlive below
     // pushes the idle deadline forward at most once a minute.
-    store: new PgStore({ pool: database.pool, tableName: 'session', createTableIfMissing: false, pruneSessionInterval: 15 * 60, disableTouch: true }),
+    store: sessionStore(database),
     resave: false,
     saveUninitialized: false,
     rolling: false,

@@ -34,7 +34,8 @@ export async function createTestApp(
     // Jobs run in-process unless a test asks for Redis (REDIS_URL override): a test app has no worker.
     ...overrides,
   });
-  const services = await createServices(env, createLogger('silent'), { mailer: opts.mailer });
+  // TEST_LOG=error (or debug, …) shows the app's log while debugging a test.
+  const services = await createServices(env, createLogger((process.env.TEST_LOG ?? 'silent') as 'silent'), { mailer: opts.mailer });
   return { app: createApp(services, { extraRoutes: opts.extraRoutes }), services, close: () => services.close() };
 }
 

@@ -107,13 +107,15 @@ export const notificationsRepository = {
   },
 
   /**
-   * forDelivery without the lock as a prepared statement (one per database handle): the delivery job's first
-   * read, made once per notification, where building and parsing the query each time showed in the profile.
+   * forDelivery without the lock, built once per database handle: the delivery job's first read, made once per
+   * notification, where building the query each time showed in the profile. Unnamed: a named server-side
+   * statement clashes on PGlite, whose one backend serves every connection (a pool client reconnecting after
+   * its idle timeout found "notifications_for_delivery" already there).
    */
   forDeliveryPrepared(db: Db) {
     let prepared = preparedDelivery.get(db);
     if (!prepared) {
-      prepared = deliverySelect(db).where(eq(notifications.id, sql.placeholder('id'))).prepare('notifications_for_delivery');
+      prepared = deliverySelect(db).where(eq(notifications.id, sql.placeholder('id'))).prepare('');
       preparedDelivery.set(db, prepared);
     }
     return prepared;

@@ -6,6 +6,17 @@ import { UNREAD_CAP } from '../notifications/notifications.repository.js';
 export type User = typeof users.$inferSelect;
 export type NewUser = typeof users.$inferInsert;
 
+/** A user's row with what every signed-in request needs of them; the subqueries follow `users.id`. */
+const withMemberships = {
+  user: users,
+  memberships: sql<{ groupId: number; groupName: string; role: 'manager' | 'member'; visibility: 'all' | 'own' }[]>`coalesce((
+    select json_agg(json_build_object('groupId', g.id, 'groupName', g.name, 'role', m.role, 'visibility', g.visibility) order by g.name)
+    from ${memberships} m join ${groups} g on g.id = m.group_id where m.user_id = ${users.id}), '[]'::json)`,
+  unreadCount: sql<number>`(select count(*)::int from (select 1 from ${notifications} n where n.user_id = ${users.id} and n.read_at is null limit ${sql.raw(String(UNREAD_CAP + 1))}) u)`,
+  directoryRevision: sql<string | null>`(select ${directoryRevision.revision}::text from ${directoryRevision})`,
+};
+export type UserWithMemberships = Omit<NonNullable<Awaited<ReturnType<typeof usersRepository.findWithMemberships>>>, 'user'> & { user: User | null };
+
 export const usersRepository = {
   findById(db: DbOrTx, id: number) {
     return db.query.users.findFirst({ where: eq(users.id, id) });
@@ -45,18 +56,22 @@ export const usersRepository = {
    * query is a socket round trip the page waits for.
    */
   async findWithMemberships(db: DbOrTx, id: number) {
-    const [row] = await db
-      .select({
-        user: users,
-        memberships: sql<{ groupId: number; groupName: string; role: 'manager' | 'member'; visibility: 'all' | 'own' }[]>`coalesce((
-          select json_agg(json_build_object('groupId', g.id, 'groupName', g.name, 'role', m.role, 'visibility', g.visibility) order by g.name)
-          from ${memberships} m join ${groups} g on g.id = m.group_id where m.user_id = ${id}), '[]'::json)`,
-        unreadCount: sql<number>`(select count(*)::int from (select 1 from ${notifications} n where n.user_id = ${id} and n.read_at is null limit ${UNREAD_CAP + 1}) u)`,
-        directoryRevision: sql<string | null>`(select ${directoryRevision.revision}::text from ${directoryRevision})`,
-      })
-      .from(users)
-      .where(eq(users.id, id));
+    const [row] = await db.select(withMemberships).from(users).where(eq(users.id, id));
     return row;
+  },
+  /**
+   * A live session's data and its user as findWithMemberships() gives them (user null: signed out, or the user
+   * is gone), in one round trip: the session store's read (src/web/session-store.ts). The SQL is built once
+   * (it runs on every request). Unnamed: a named server-side statement would clash on PGlite, whose one backend
+   * serves every connection (a second process, or a pool client reconnecting, finds the name taken).
+   */
+  sessionWithUser(db: DbOrTx) {
+    return db
+      .select({ sess: sessions.sess, ...withMemberships })
+      .from(sessions)
+      .leftJoin(users, eq(users.id, sql`(${sessions.sess}->>'userId')::int`))
+      .where(and(eq(sessions.sid, sql.placeholder('sid')), sql`${sessions.expire} >= now()`))
+      .prepare('');
   },
   /** The user's groups with their role and each group's visibility rule, for the access policy. */
   memberships(db: DbOrTx, userId: number) {

@@ -3,7 +3,14 @@ import type { PasswordHasher } from '../../lib/passwords.js';
 import type { Locale } from '../../lib/i18n.js';
 import { ValidationError } from '../../web/errors.js';
 import type { Actor } from '../access/policy.js';
-import { usersRepository as repo, type User } from './users.repository.js';
+import { usersRepository as repo, type User, type UserWithMemberships } from './users.repository.js';
+
+/** The signed-in user, their actor and unread count, from findWithMemberships() or the session's read; if still active. */
+function activeActorOf(row: UserWithMemberships | undefined): { user: User; actor: Actor; unreadCount: number } | undefined {
+  if (!row?.user?.active) return undefined;
+  const actor: Actor = { id: row.user.id, isAdmin: row.user.role === 'admin', memberships: row.memberships, directoryRevision: row.directoryRevision ?? undefined };
+  return { user: row.user, actor, unreadCount: row.unreadCount };
+}
 
 export function createUsersService(deps: { database: Database; hasher: PasswordHasher }) {
   const { db } = deps.database;
@@ -13,12 +20,8 @@ export function createUsersService(deps: { database: Database; hasher: PasswordH
       return user?.active ? user : undefined;
     },
     /** The signed-in user, their actor and unread count, if still active (one query). */
-    findActiveActor: async (id: number): Promise<{ user: User; actor: Actor; unreadCount: number } | undefined> => {
-      const row = await repo.findWithMemberships(db, id);
-      if (!row?.user.active) return undefined;
-      const actor: Actor = { id: row.user.id, isAdmin: row.user.role === 'admin', memberships: row.memberships, directoryRevision: row.directoryRevision ?? undefined };
-      return { user: row.user, actor, unreadCount: row.unreadCount };
-    },
+    findActiveActor: async (id: number) => activeActorOf(await repo.findWithMemberships(db, id)),
+    activeActorOf,
     actorFor: async (user: User): Promise<Actor> => ({
       id: user.id,
       isAdmin: user.role === 'admin',

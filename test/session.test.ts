@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import request from 'supertest';
+import type session from 'express-session';
+import type { Request } from 'express';
+import { createTestApp, login, logout, resetDatabase, type TestApp } from './helpers/app.js';
+import { restoreFixture, USERS } from './helpers/fixture.js';
+import { sessionStore } from '../src/web/session.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+  await resetDatabase(t.services);
+  await restoreFixture(t.services);
+});
+afterAll(async () => { await t.close(); });
+
+const q = async (text: string, values: unknown[] = []) => (await t.services.database.pool.query(text, values)).rows;
+const sidsOf = async (userId: number) =>
+  (await q(`select sid from session where (sess->>'userId')::int = $1`, [userId])).map((r) => r.sid as string);
+
+/** The SQL texts the app sends while `fn` runs. */
+async function queriesDuring(fn: () => Promise<unknown>) {
+  const pool = t.services.database.pool;
+  const texts: string[] = [];
+  const original = pool.query.bind(pool);
+  pool.query = ((config: unknown, ...rest: unknown[]) => {
+    texts.push(typeof config === 'string' ? config : (config as { text: string }).text);
+    return (original as (...a: unknown[]) => unknown)(config, ...rest);
+  }) as typeof pool.query;
+  try {
+    await fn();
+  } finally {
+    pool.query = original;
+  }
+  return texts;
+}
+
+describe('the session store', () => {
+  it('reads the session and its signed-in user in one query (no second query for the user)', async () => {
+    const agent = request.agent(t.app);
+    expect((await login(agent, USERS.memberA.email)).status).toBe(303);
+    let status = 0;
+    const texts = await queriesDuring(async () => void (status = (await agent.get('/profile')).status));
+    expect(status).toBe(200);
+    expect(texts.filter((s) => /from "session"/.test(s))).toHaveLength(1);
+    expect(texts.filter((s) => /from "users" where "users"\."id" = \$1/.test(s))).toHaveLength(0);
+  });
+
+  it('a request still running when its user logged out cannot bring the session back', async () => {
+    const agent = request.agent(t.app);
+    expect((await login(agent, USERS.managerA.email)).status).toBe(303);
+    const [sid] = await sidsOf(USERS.managerA.id);
+    expect(sid).toBeDefined();
+
+    // Another process (a second store) has read the session when the user logs out in this one...
+    const store = sessionStore(t.services.database);
+    const data = await new Promise<session.SessionData>((resolve, reject) => store.get(sid!, (err, s) => (err ? reject(err) : resolve(s!))));
+    const inFlight = store.createSession({ sessionID: sid } as unknown as Request, data);
+    expect((await logout(agent)).status).toBe(303);
+    expect(await sidsOf(USERS.managerA.id)).toEqual([]);
+
+    // ...and saves it afterwards (its idle deadline moved on): the row stays gone and so does the sign-in.
+    inFlight.seenAt = Date.now();
+    await new Promise<void>((resolve, reject) => store.set(sid!, inFlight, (err) => (err ? reject(err) : resolve())));
+    expect(await sidsOf(USERS.managerA.id)).toEqual([]);
+    const again = await agent.get('/profile');
+    expect(again.status).toBe(303);
+    expect(again.headers.location).toMatch(/\/login/);
+  });
+});
