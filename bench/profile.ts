@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { compileApp } from './lib/compile.js';
 import { login, PROXY_HEADERS } from './lib/http.js';
 import { runLoad } from './lib/load.js';
@@ -35,8 +36,20 @@ for (let i = 0; i < 200; i++) {
 const session = await login(base, values.as === 'admin' ? BENCH_ADMIN_EMAIL : BENCH_MEMBER_EMAIL, BENCH_PASSWORD);
 const headers = { ...PROXY_HEADERS, cookie: session.cookie };
 await runLoad({ url: base + target, connections: 10, duration: 3, headers });
+// Round trips to PostgreSQL per request: each statement outside a transaction is a transaction of its own, so
+// the database's transaction counter over the run divided by the answers (statistics reach it within a second).
+const stats = new pg.Client({ connectionString: databaseUrl(serverUrl(), values.db!) });
+await stats.connect();
+const xacts = async () => {
+  const { rows } = await stats.query<{ n: string }>('select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()');
+  return Number(rows[0]!.n);
+};
+const xactsBefore = await xacts();
 const result = await runLoad({ url: base + target, connections: 10, duration: Number(values.duration), headers });
-process.stdout.write(`${target} as ${values.as}: ${result.rps.toFixed(0)} req/s, p95 ${result.p95.toFixed(0)} ms\n`);
+await new Promise((r) => setTimeout(r, 1500));
+const perRequest = (await xacts()) - xactsBefore - 1;
+await stats.end();
+process.stdout.write(`${target} as ${values.as}: ${result.rps.toFixed(0)} req/s, p95 ${result.p95.toFixed(0)} ms, ${(perRequest / (result.ok + result.bad)).toFixed(2)} database transactions per request\n`);
 child.kill('SIGINT');
 await new Promise((r) => child.once('exit', r));
 
