@@ -27,7 +27,15 @@ CREATE TRIGGER "leads_revision_update" AFTER UPDATE ON "leads" REFERENCING OLD T
 CREATE TRIGGER "leads_revision_delete" AFTER DELETE ON "leads" REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_group_revisions();--> statement-breakpoint
 CREATE TRIGGER "clients_revision_insert" AFTER INSERT ON "clients" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_group_revisions();--> statement-breakpoint
 CREATE TRIGGER "clients_revision_update" AFTER UPDATE ON "clients" REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_group_revisions();--> statement-breakpoint
-CREATE TRIGGER "clients_revision_delete" AFTER DELETE ON "clients" REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_group_revisions();
+CREATE TRIGGER "clients_revision_delete" AFTER DELETE ON "clients" REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_group_revisions();--> statement-breakpoint
+-- TRUNCATE has no transition table: every group's revision moves.
+CREATE FUNCTION "bump_all_group_revisions"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE group_revisions SET revision = nextval('group_revision_seq') WHERE group_id IN (SELECT group_id FROM group_revisions ORDER BY group_id FOR UPDATE);
+  RETURN NULL;
+END $$;--> statement-breakpoint
+CREATE TRIGGER "leads_revision_truncate" AFTER TRUNCATE ON "leads" FOR EACH STATEMENT EXECUTE FUNCTION bump_all_group_revisions();--> statement-breakpoint
+CREATE TRIGGER "clients_revision_truncate" AFTER TRUNCATE ON "clients" FOR EACH STATEMENT EXECUTE FUNCTION bump_all_group_revisions();
 --> statement-breakpoint
 -- The directory revision (src/db/schema/records.ts, directoryRevision): one row, raised by every statement that
 -- changes who is in which group (memberships), a group (name, visibility, creation, deletion) or a user's name

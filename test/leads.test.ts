@@ -185,6 +185,37 @@ describe('the list', () => {
     expect(fragment.text).toContain('31 leads');
   });
 
+  it('the total follows every change, by any process: counts are reused only while the groups are unchanged', async () => {
+    const total = async (actor: ActorName, query = '') => /data-testid="total">([^<]*)</.exec((await agents[actor].get(`/leads?${query}`)).text)![1]!.trim();
+    const insert = (group: number, name: string) =>
+      q(`insert into leads (group_id, last_name, status, created_by_id) values ($1, $2, 'new', $3)`, [group, name, USERS.memberA.id]);
+    expect(await total('memberA')).not.toBe('0 leads');
+    await q('truncate leads cascade');
+    expect(await total('memberA')).toBe('0 leads');
+    await insert(GROUPS.A.id, 'First');
+    await insert(GROUPS.A.id, 'Second');
+    expect(await total('memberA')).toBe('2 leads');
+    expect(await total('memberA', 'status=new')).toBe('2 leads');
+    expect(await total('admin')).toBe('2 leads');
+
+    // Written with plain SQL, as another process (or a job) would: no cache of this app is told.
+    await insert(GROUPS.A.id, 'Third');
+    expect(await total('memberA')).toBe('3 leads');
+    expect(await total('memberA', 'status=new')).toBe('3 leads');
+    await q(`update leads set status = 'lost' where last_name = 'Third'`);
+    expect(await total('memberA', 'status=new')).toBe('2 leads');
+    await q(`update leads set group_id = $1 where last_name = 'Second'`, [GROUPS.B.id]);
+    expect(await total('memberA')).toBe('2 leads');
+    expect(await total('memberB')).toBe('1 lead');
+    // A change in a group the member does not see changes nothing they count, and the admin sees it.
+    await insert(GROUPS.B.id, 'Elsewhere');
+    expect(await total('memberA')).toBe('2 leads');
+    expect(await total('admin')).toBe('4 leads');
+    await q('truncate leads cascade');
+    expect(await total('memberA')).toBe('0 leads');
+    expect(await total('admin')).toBe('0 leads');
+  });
+
   it('counts up to 10,000 and says "10,000+" beyond; pages stop at 400, and a search still finds the oldest match', async () => {
     await q(`insert into leads (group_id, last_name, status, created_by_id, created_at)
              select $1, 'Mass' || i, 'new', $2, now() - make_interval(mins => i) from generate_series(1, 10050) i`, [GROUPS.A.id, USERS.memberA.id]);

@@ -163,9 +163,10 @@ export const activities = pgTable(
 
 /**
  * A revision per group, raised by statement triggers (migration 0009) whenever any lead or client of the group
- * is inserted, updated or deleted, by any code path (forms, API, jobs, group deletion, raw SQL; not TRUNCATE).
+ * is inserted, updated or deleted, by any code path (forms, API, jobs, group deletion, raw SQL; TRUNCATE moves all).
  * Values come from one global sequence that TRUNCATE does not reset, so a number never comes back; the
- * dashboard keys its cached aggregates on the revisions of the groups in view (src/modules/dashboard). No
+ * dashboard keys its cached aggregates, and the lists their counts, on the revisions of the groups in view (read
+ * with the signed-in user: src/modules/users/users.repository.ts). No
  * foreign key: a deleted group's row is harmless and keeps its number.
  */
 export const groupRevisions = pgTable('group_revisions', {

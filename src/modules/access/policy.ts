@@ -23,6 +23,11 @@ export interface Actor {
    * owner and group choices key on it. Absent (no caching) where the actor came another way.
    */
   directoryRevision?: string;
+  /**
+   * The revisions of the groups in the actor's scope, "group:revision,…", read with the session: cached list
+   * counts and dashboard figures key on it (src/modules/records/revisions.ts). Absent where loaded another way.
+   */
+  groupRevisions?: string;
 }
 
 /** A record of a group (lead, client, …): who owns it and who created it decide "own records" visibility. */

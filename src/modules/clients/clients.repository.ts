@@ -5,6 +5,7 @@ import { clients, groups, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
 import { beyondCap, cappedCount, dateRange, searchCondition, type ListOptions } from '../records/list.js';
+import { scopeRevision } from '../records/revisions.js';
 import type { ClientFilters, ClientListQuery } from './clients.schemas.js';
 
 export type Client = typeof clients.$inferSelect;
@@ -93,7 +94,7 @@ export const clientsRepository = {
         .orderBy(...clientOrder(q))
         .limit(q.perPage)
         .offset(offset),
-      cappedCount(db, clients, where),
+      cappedCount(db, clients, where, scopeRevision(actor)),
     ]);
     return { items, ...count };
   },

@@ -5,6 +5,7 @@ import { NotFoundError } from '../../web/errors.js';
 import { canSee, type Actor } from '../access/policy.js';
 import { OPEN_STATUSES, STALE_DAYS } from '../leads/leads.schemas.js';
 import { dashboardRepository as repo, type Periods } from './dashboard.repository.js';
+import { revisionMemo, scopeRevision } from '../records/revisions.js';
 
 const DAY = 86_400_000;
 const iso = (d: Date) => d.toISOString().slice(0, 10);
@@ -48,10 +49,6 @@ function scopeKey(actor: Actor, group: number | undefined): string {
  */
 export function createDashboardService(deps: { database: Database }) {
   const { db } = deps.database;
-  // Aggregates by scope, reused while the groups' revision is unchanged and the entry is younger than the TTL.
-  // Per process; each web process checks the revision in PostgreSQL, so none serves figures older than a change.
-  const cache = new Map<string, { revision: string; at: number; value: Awaited<ReturnType<typeof aggregates>> }>();
-  const inFlight = new Map<string, Promise<Awaited<ReturnType<typeof aggregates>>>>();
 
   async function aggregates(tx: DbOrTx, actor: Actor, group: number | undefined, p: Periods) {
     const leadRows = await repo.leadAggregates(tx, actor, group, p);
@@ -73,33 +70,21 @@ export function createDashboardService(deps: { database: Database }) {
     };
   }
 
+  // Aggregates by scope, reused while the groups' revision is unchanged and the entry is younger than the TTL.
+  const memo = revisionMemo<Awaited<ReturnType<typeof aggregates>>>({ ttlMs: AGGREGATES_TTL_MS, maxEntries: CACHE_ENTRIES });
+
   /**
-   * The revision is read before the figures are computed, in an earlier (or the same) snapshot: figures stored
-   * under it are never older than it says. A change committed in between only makes the next view recompute.
+   * The revision is read before the figures are computed (with the signed-in user, or here for an actor that
+   * came without it), in an earlier snapshot: figures stored under it are never older than it says. A change
+   * committed in between only makes the next view recompute. Views that miss together share one computation.
    */
   async function cachedAggregates(actor: Actor, group: number | undefined, p: Periods, now: number) {
-    const key = scopeKey(actor, group);
-    const revision = await repo.revision(db, group ? [group] : actor.isAdmin ? undefined : actor.memberships.map((m) => m.groupId));
-    const hit = cache.get(key);
-    if (hit && hit.revision === revision && now - hit.at < AGGREGATES_TTL_MS) return hit.value;
-    // Views that miss together (ten users opening the page after a change) share one computation.
-    const flightKey = `${key}@${revision}`;
-    let flight = inFlight.get(flightKey);
-    if (!flight) {
-      // Computed on one connection in one read-only snapshot, so the lead and client figures agree (the eleven
-      // parallel queries this replaced held the whole pool under load and failed with connect timeouts).
-      flight = db
-        .transaction((tx) => aggregates(tx, actor, group, p), { isolationLevel: 'repeatable read', accessMode: 'read only' })
-        .then((value) => {
-          cache.delete(key);
-          if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
-          cache.set(key, { revision, at: now, value });
-          return value;
-        })
-        .finally(() => inFlight.delete(flightKey));
-      inFlight.set(flightKey, flight);
-    }
-    return flight;
+    const groupIds = group ? [group] : actor.isAdmin ? undefined : actor.memberships.map((m) => m.groupId);
+    const revision = scopeRevision(actor, group ? [group] : undefined) ?? (await repo.revision(db, groupIds));
+    // Computed on one connection in one read-only snapshot, so the lead and client figures agree (the eleven
+    // parallel queries this replaced held the whole pool under load and failed with connect timeouts).
+    const compute = () => db.transaction((tx) => aggregates(tx, actor, group, p), { isolationLevel: 'repeatable read', accessMode: 'read only' });
+    return memo(scopeKey(actor, group), revision, compute, now);
   }
 
   return {

@@ -5,6 +5,7 @@ import { groups, leads, memberships, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
 import { beyondCap, cappedCount, COUNT_CAP, dateRange, searchCondition, type ListOptions } from '../records/list.js';
+import { scopeRevision } from '../records/revisions.js';
 import { OPEN_STATUSES, STALE_DAYS, type LeadListQuery } from './leads.schemas.js';
 
 export type Lead = typeof leads.$inferSelect;
@@ -91,13 +92,16 @@ export const leadsRepository = {
       const { rows: page } = await db.execute<{ id: number; n: number }>(
         sql`select id, count(*) over ()::int as n from (${matches} offset 0) m order by ${keyOrder} limit ${q.perPage} offset ${offset}`,
       );
-      const n = page[0]?.n ?? (offset ? (await cappedCount(db, leads, where)).total : 0);
-      const items = page.length ? await rows(page.map((r) => r.id)) : [];
-      return { items, total: Math.min(n, COUNT_CAP), capped: n > COUNT_CAP };
+      // Past the last page the window count is gone: count on its own (capped says so itself).
+      if (!page.length) return { items: [], ...(offset ? await cappedCount(db, leads, where) : { total: 0, capped: false }) };
+      const n = page[0]!.n;
+      return { items: await rows(page.map((r) => r.id)), total: Math.min(n, COUNT_CAP), capped: n > COUNT_CAP };
     }
     const idsOnly = db.select({ id: leads.id }).from(leads);
     const pageIds = (withOwner ? idsOnly.leftJoin(owner, eq(owner.id, leads.ownerId)) : idsOnly).where(where).orderBy(...order).limit(q.perPage).offset(offset);
-    const [items, count] = await Promise.all([beyondCap(offset) && !opts.deep ? [] : rows(pageIds), cappedCount(db, leads, where)]);
+    // "Stale" compares with the clock: its count is never reused.
+    const revision = q.stale ? undefined : scopeRevision(actor);
+    const [items, count] = await Promise.all([beyondCap(offset) && !opts.deep ? [] : rows(pageIds), cappedCount(db, leads, where, revision)]);
     return { items, ...count };
   },
 

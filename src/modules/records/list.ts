@@ -1,6 +1,7 @@
-import { gte, lt, sql, type SQL } from 'drizzle-orm';
-import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
+import { getTableName, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { PgDialect, type AnyPgColumn, type PgTable } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client.js';
+import { revisionMemo } from './revisions.js';
 
 /**
  * Lists count at most this many rows and say "10,000+" beyond it (pages stop there too). An exact count of a
@@ -9,13 +10,31 @@ import type { DbOrTx } from '../../db/client.js';
  */
 export const COUNT_CAP = 10_000;
 
-/** The number of rows matching `where`, counted up to COUNT_CAP + 1 (capped: more than COUNT_CAP). */
-export async function cappedCount(db: DbOrTx, table: PgTable, where: SQL): Promise<{ total: number; capped: boolean }> {
-  const [row] = await db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(db.select({ one: sql`1` }).from(table).where(where).limit(COUNT_CAP + 1).as('capped'));
-  const n = row?.n ?? 0;
-  return n > COUNT_CAP ? { total: COUNT_CAP, capped: true } : { total: n, capped: false };
+type Count = { total: number; capped: boolean };
+const dialect = new PgDialect();
+/**
+ * Counts by their query, under the revision of the groups in scope. Even capped, the count is most of a first
+ * page's database time (1.7 ms for 10,001 index entries against 0.3 ms for the page), and the same lists are
+ * opened again and again between changes.
+ */
+const counts = revisionMemo<Count>({ ttlMs: 60_000, maxEntries: 2_000 });
+
+/**
+ * The number of rows matching `where`, counted up to COUNT_CAP + 1 (capped: more than COUNT_CAP). With a
+ * `revision` (scopeRevision of the groups `where` can match; never for a condition that moves with the clock)
+ * the count is reused until the revision moves.
+ */
+export async function cappedCount(db: DbOrTx, table: PgTable, where: SQL, revision?: string): Promise<Count> {
+  const count = async () => {
+    const [row] = await db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(db.select({ one: sql`1` }).from(table).where(where).limit(COUNT_CAP + 1).as('capped'));
+    const n = row?.n ?? 0;
+    return n > COUNT_CAP ? { total: COUNT_CAP, capped: true } : { total: n, capped: false };
+  };
+  if (revision === undefined) return count();
+  const { sql: text, params } = dialect.sqlToQuery(where);
+  return counts(`${getTableName(table)}|${text}|${JSON.stringify(params)}`, revision, count);
 }
 
 /** Past the cap a page is not offered, and not queried (an OFFSET that deep reads every row before it). */

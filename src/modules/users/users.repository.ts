@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
-import { directoryRevision, groups, memberships, notifications, sessions, users } from '../../db/schema/index.js';
+import { directoryRevision, groupRevisions, groups, memberships, notifications, sessions, users } from '../../db/schema/index.js';
 import { UNREAD_CAP } from '../notifications/notifications.repository.js';
 
 export type User = typeof users.$inferSelect;
@@ -14,6 +14,9 @@ const withMemberships = {
     from ${memberships} m join ${groups} g on g.id = m.group_id where m.user_id = ${users.id}), '[]'::json)`,
   unreadCount: sql<number>`(select count(*)::int from (select 1 from ${notifications} n where n.user_id = ${users.id} and n.read_at is null limit ${sql.raw(String(UNREAD_CAP + 1))}) u)`,
   directoryRevision: sql<string | null>`(select ${directoryRevision.revision}::text from ${directoryRevision})`,
+  // The revisions of the groups the user sees (every group for an admin), as "group:revision,…".
+  groupRevisions: sql<string>`coalesce((select string_agg(r.group_id || ':' || r.revision, ',' order by r.group_id) from ${groupRevisions} r
+    where ${users.role} = 'admin' or r.group_id in (select m.group_id from ${memberships} m where m.user_id = ${users.id})), '')`,
 };
 export type UserWithMemberships = Omit<NonNullable<Awaited<ReturnType<typeof usersRepository.findWithMemberships>>>, 'user'> & { user: User | null };
 

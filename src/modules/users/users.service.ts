@@ -8,7 +8,7 @@ import { usersRepository as repo, type User, type UserWithMemberships } from './
 /** The signed-in user, their actor and unread count, from findWithMemberships() or the session's read; if still active. */
 function activeActorOf(row: UserWithMemberships | undefined): { user: User; actor: Actor; unreadCount: number } | undefined {
   if (!row?.user?.active) return undefined;
-  const actor: Actor = { id: row.user.id, isAdmin: row.user.role === 'admin', memberships: row.memberships, directoryRevision: row.directoryRevision ?? undefined };
+  const actor: Actor = { id: row.user.id, isAdmin: row.user.role === 'admin', memberships: row.memberships, directoryRevision: row.directoryRevision ?? undefined, groupRevisions: row.groupRevisions };
   return { user: row.user, actor, unreadCount: row.unreadCount };
 }
 

@@ -1,0 +1,40 @@
+import type { Actor } from '../access/policy.js';
+
+const parsed = new WeakMap<Actor, Map<number, string>>();
+
+/**
+ * The revision of the given groups' leads and clients (all the actor sees when `groupIds` is undefined), from
+ * what the signed-in user's query read before anything else of the request (actor.groupRevisions): a value
+ * computed afterwards and stored under it is never older than it says. Undefined when the actor came without
+ * revisions (API tokens): callers then read the revision or skip their cache.
+ */
+export function scopeRevision(actor: Actor, groupIds?: number[]): string | undefined {
+  const all = actor.groupRevisions;
+  if (all === undefined || !groupIds) return all;
+  let byGroup = parsed.get(actor);
+  if (!byGroup) {
+    byGroup = new Map(all ? all.split(',').map((e) => e.split(':') as [string, string]).map(([g, r]) => [Number(g), r]) : []);
+    parsed.set(actor, byGroup);
+  }
+  return [...groupIds].sort((a, b) => a - b).map((g) => `${g}:${byGroup.get(g) ?? ''}`).join(',');
+}
+
+/**
+ * A value per key, recomputed when the revision it was computed under moves or after `ttlMs`. Per process:
+ * every request brings the current revision from PostgreSQL, so no process serves a value older than a change.
+ * Misses for the same key and revision share one computation; the oldest entry goes past `maxEntries`.
+ */
+export function revisionMemo<T>(opts: { ttlMs: number; maxEntries: number }) {
+  const entries = new Map<string, { revision: string; at: number; value: Promise<T> }>();
+  return (key: string, revision: string, compute: () => Promise<T>, now = Date.now()): Promise<T> => {
+    const hit = entries.get(key);
+    if (hit && hit.revision === revision && now - hit.at < opts.ttlMs) return hit.value;
+    const value = compute();
+    entries.delete(key);
+    if (entries.size >= opts.maxEntries) entries.delete(entries.keys().next().value!);
+    const entry = { revision, at: now, value };
+    entries.set(key, entry);
+    value.catch(() => entries.get(key) === entry && entries.delete(key));
+    return value;
+  };
+}
