@@ -31,6 +31,8 @@ export function createApp(services: Services, opts: { extraRoutes?: (app: Expres
   const { env, logger } = services;
   const app = express();
   app.disable('x-powered-by');
+  // No automatic ETag (a SHA-1 of every response body): pages are no-store, and API records send their own.
+  app.set('etag', false);
   app.set('trust proxy', env.TRUST_PROXY);
   setupViews(app, { watch: env.NODE_ENV === 'development' });
 
