@@ -266,8 +266,11 @@ describe('owner choices follow the directory', () => {
     await q('insert into memberships (group_id, user_id, role) values ($1, $2, $3)', [GROUPS.A.id, USERS.memberB.id, 'member']);
     expect(await ownerOptions('memberA')).toContain(`${USERS.memberB.id}:${await nameOf(USERS.memberB.id)}`);
 
-    await q('update users set name = $2 where id = $1', [USERS.memberB.id, 'Борис Новиков']);
-    expect(await ownerOptions('memberA')).toContain(`${USERS.memberB.id}:Борис Новиков`);
+    await q('update users set name = $2 where id = $1', [USERS.memberB.id, 'Борис <b>"Новиков" & Co</b>']);
+    expect(await ownerOptions('memberA')).toContain(`${USERS.memberB.id}:Борис &lt;b&gt;&quot;Новиков&quot; &amp; Co&lt;/b&gt;`);
+    // The chosen owner stays selected.
+    const filtered = await agents.memberA.get(`/leads?owner=${USERS.memberB.id}`);
+    expect(filtered.text).toContain(`<option value="${USERS.memberB.id}" selected>`);
 
     await q('update users set active = false where id = $1', [USERS.subjectA.id]);
     expect((await ownerOptions('memberA')).some((o) => o.startsWith(`${USERS.subjectA.id}:`))).toBe(false);

@@ -9,11 +9,27 @@ export function setupViews(app: Express, opts: { watch: boolean }) {
   const env = nunjucks.configure(VIEWS_DIR, { autoescape: true, express: app, noCache: opts.watch, throwOnUndefined: false });
   app.set('view engine', 'njk');
   env.addFilter('linkify', linkify);
+  env.addGlobal('options', options);
   return env;
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+
+/**
+ * The <option>s of a select, escaped, the selected value marked (compared as text: query values are strings
+ * or numbers). One loop in JavaScript instead of a template loop: Nunjucks sets seven loop variables per item,
+ * which was 12% of an admin's list page (500 owners in the filter).
+ */
+export function options(items: Record<string, unknown>[], valueKey: string, labelKey: string, selected?: unknown): nunjucks.runtime.SafeString {
+  const chosen = selected === undefined || selected === null ? undefined : String(selected);
+  let out = '';
+  for (const item of items ?? []) {
+    const value = String(item[valueKey] ?? '');
+    out += `<option value="${escapeHtml(value)}"${value === chosen ? ' selected' : ''}>${escapeHtml(String(item[labelKey] ?? ''))}</option>`;
+  }
+  return new nunjucks.runtime.SafeString(out);
+}
 
 /**
  * Plain text for display: everything escaped, line breaks kept (the element uses whitespace-pre-line),
