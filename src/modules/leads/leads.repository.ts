@@ -89,13 +89,20 @@ export const leadsRepository = {
       const keyed = db.select({ id: leads.id, ...Object.fromEntries(SORTS[q.sort].map((c, i) => [`k${i}`, sql`${c}`.as(`k${i}`)])) }).from(leads);
       const matches = (withOwner ? keyed.leftJoin(owner, eq(owner.id, leads.ownerId)) : keyed).where(where);
       const keyOrder = sql.raw([...SORTS[q.sort].map((_, i) => `k${i} ${q.dir}${nullsLast ? ' nulls last' : ''}`), `id ${q.dir}`].join(', '));
-      const { rows: page } = await db.execute<{ id: number; n: number }>(
-        sql`select id, count(*) over ()::int as n from (${matches} offset 0) m order by ${keyOrder} limit ${q.perPage} offset ${offset}`,
-      );
+      // One statement: the page of matches with their window count, joined to the rows it shows.
+      const page = db
+        .select({ id: sql<number>`m.id`.as('page_id'), n: sql<number>`count(*) over ()::int`.as('n') })
+        .from(sql`(${matches} offset 0) m`)
+        .orderBy(keyOrder)
+        .limit(q.perPage)
+        .offset(offset)
+        .as('page');
+      const found = await db.select({ ...listColumns, n: page.n }).from(leads).innerJoin(page, eq(page.id, leads.id))
+        .innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId)).orderBy(...order);
       // Past the last page the window count is gone: count on its own (capped says so itself).
-      if (!page.length) return { items: [], ...(offset ? await cappedCount(db, leads, where) : { total: 0, capped: false }) };
-      const n = page[0]!.n;
-      return { items: await rows(page.map((r) => r.id)), total: Math.min(n, COUNT_CAP), capped: n > COUNT_CAP };
+      if (!found.length) return { items: [], ...(offset ? await cappedCount(db, leads, where) : { total: 0, capped: false }) };
+      const n = found[0]!.n;
+      return { items: found.map(({ n: _, ...row }) => row), total: Math.min(n, COUNT_CAP), capped: n > COUNT_CAP };
     }
     const idsOnly = db.select({ id: leads.id }).from(leads);
     const pageIds = (withOwner ? idsOnly.leftJoin(owner, eq(owner.id, leads.ownerId)) : idsOnly).where(where).orderBy(...order).limit(q.perPage).offset(offset);
