@@ -1,6 +1,5 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import ExcelJS from 'exceljs';
 import { EXPORT_FORMATS } from '../../db/schema/index.js';
 
 /**
@@ -235,6 +234,8 @@ export const XLSX_MAX_BUFFERED = 256 * 1024;
 export function xlsxConsumer(cols: Column[], onRow: RowTap, out: Writable, signal: AbortSignal, stats?: XlsxStats) {
   return async (rows: AsyncIterable<unknown[]>): Promise<void> => {
     signal.throwIfAborted();
+    // Loaded on the first XLSX export: ~27 MiB of resident memory that CSV and JSON never use.
+    const { default: ExcelJS } = await import('exceljs');
     const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useSharedStrings: false, useStyles: false });
     const ws = wb.addWorksheet('Clients');
     ws.addRow(cols.map((c) => c.header)).commit();

@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import { eq } from 'drizzle-orm';
-import sharp from 'sharp';
 import { z } from 'zod';
 import { files } from '../../db/schema/index.js';
 import type { Services } from '../../services.js';
@@ -42,6 +41,8 @@ export function registerFileJobs(services: Services) {
       let thumbStorageName: string | null = null;
       if (IMAGES.has(content.mime)) {
         try {
+          // Loaded on the first image (libvips is ~28 MiB of resident memory a process without images never needs).
+          const { default: sharp } = await import('sharp');
           const meta = await sharp(path, { limitInputPixels: 100_000_000 }).metadata();
           width = meta.width ?? null;
           height = meta.height ?? null;
