@@ -309,7 +309,12 @@ export function createExportsService(deps: Deps) {
       tmp = undefined;
       await recordDone(row, result, { storageName: name });
     } catch (err) {
-      file?.destroy();
+      if (file && !file.closed) {
+        // Removed only once the stream has let go: a file still being opened would be created after the rm.
+        const closed = new Promise<void>((resolve) => file!.once('close', () => resolve()));
+        file.destroy();
+        await closed;
+      }
       if (tmp) await fsp.rm(tmp, { force: true }).catch(() => undefined);
       const interrupted = signal.aborted;
       const key = interrupted ? 'exports.failure.stopped' : failureKey(err);
