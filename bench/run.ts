@@ -190,6 +190,11 @@ async function main() {
   const pages = Math.max(1, Math.ceil(visible.n / 25));
   // The deepest page the list offers: it counts up to 10,000 rows (COUNT_CAP) and pages stop there.
   const deepPage = Math.max(2, Math.min(COUNT_CAP / 25, Math.floor(pages / 2)));
+  // The row page deepPage - 1 ends with: the pager's "next" link from there names it (keyset).
+  const deepAfter = await one<{ id: number }>(
+    `select id from leads where group_id = any($1) and deleted_at is null and status <> 'converted' order by created_at desc, id desc offset $2 limit 1`,
+    [memberGroups, (deepPage - 1) * 25 - 1],
+  );
   // The issue's dashboard case: the member's group nearest to 20,000 leads.
   const dashGroup = await one<{ group_id: number; n: number }>(
     `select group_id, count(*)::int as n from leads where group_id = any($1) and deleted_at is null group by 1 order by abs(count(*) - 20000) limit 1`,
@@ -259,6 +264,7 @@ async function main() {
   const allFigures: Figure[] = [
     { title: 'leads: member, first page', path: '/leads', as: 'member', sql: leadCase('lm1', member.id, {}), target: { p95: 50, ratio: 0.5 } },
     { title: `leads: member, deep page (page ${deepPage}, offset ${fmt((deepPage - 1) * 25)})`, path: `/leads${q({ page: deepPage })}`, as: 'member', sql: leadCase('lmdeep', member.id, { page: String(deepPage) }), target: { p95: 50, ratio: 0.5 } },
+    { title: `leads: member, page ${deepPage} by the pager's next link (keyset: after=${deepAfter.id})`, path: `/leads${q({ page: deepPage, after: deepAfter.id })}`, as: 'member', sql: leadCase('lmkeyset', member.id, { page: String(deepPage), after: String(deepAfter.id) }), target: { p95: 50, ratio: 0.5 } },
     { title: 'leads: member, status + owner filter', path: `/leads${q({ status: 'contacted', owner: owner?.owner_id ?? member.id })}`, as: 'member', sql: leadCase('lmfilter', member.id, { status: 'contacted', owner: String(owner?.owner_id ?? member.id) }), target: { p95: 50, ratio: 0.5 } },
     { title: `leads: member, search "${SEARCH}"`, path: `/leads${q({ q: SEARCH })}`, as: 'member', sql: leadCase('lmsearch', member.id, { q: SEARCH }), target: { p95: 100, ratio: 0.5 } },
     { title: 'leads: admin, first page (all groups)', path: '/leads', as: 'admin', sql: leadCase('la1', admin.id, {}), target: { p95: 150, ratio: 0.5 } },

@@ -249,6 +249,26 @@ describe('/api/v1/leads', () => {
     expect(plain.body.items.length).toBeGreaterThan(0);
   });
 
+  it('following links.next reads every lead exactly once, past the cap, each page continuing from a row (keyset)', async () => {
+    await q(`insert into leads (group_id, owner_id, created_by_id, last_name, created_at)
+             select $1, $2, $2, 'Walk ' || n, now() - make_interval(secs => n / 3) from generate_series(1, 10150) n`, [GROUPS.A.id, USERS.memberA.id]);
+    const api = as(await tokenOf('memberA', 'read'));
+    const seen = new Set<number>();
+    let url: string | null = '/api/v1/leads?perPage=100';
+    let pages = 0;
+    while (url) {
+      const res = await api.get(url);
+      expect(res.status).toBe(200);
+      for (const l of res.body.items as { id: number }[]) seen.add(l.id);
+      if (res.body.links.next) expect(res.body.links.next).toMatch(/&page=\d+&after=\d+$/);
+      url = res.body.links.next;
+      pages++;
+    }
+    const { n } = (await q(`select count(*)::int as n from leads where group_id = $1 and deleted_at is null and status <> 'converted'`, [GROUPS.A.id]))[0] as { n: number };
+    expect(seen.size).toBe(n);
+    expect(pages).toBe(Math.ceil(n / 100));
+  });
+
   // The pages stop counting at 400 (of 25), but the API goes on: a page past that links back to the page before it.
   it('past the counted pages (capped), prev is the page before, not the last counted page', async () => {
     await q(`insert into leads (group_id, owner_id, created_by_id, last_name) select $1, $2, $2, 'Deepfind ' || n from generate_series(1, 10050) n`, [GROUPS.A.id, USERS.memberA.id]);

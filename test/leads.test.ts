@@ -185,6 +185,40 @@ describe('the list', () => {
     expect(fragment.text).toContain('31 leads');
   });
 
+  it('next and prev continue from a row (keyset): the same pages as by number, unshifted by new leads, and a foreign cursor is ignored', async () => {
+    await q(`insert into leads (group_id, last_name, status, created_by_id, created_at)
+             select $1, 'Page' || lpad(i::text, 2, '0'), 'new', $2, '2026-03-01'::timestamptz - make_interval(mins => i) from generate_series(1, 60) i`, [GROUPS.A.id, USERS.memberA.id]);
+    const nextHref = (html: string) => /<a[^>]*href="([^"]+)"[^>]*rel="next"/.exec(html)?.[1]?.replaceAll('&amp;', '&');
+    const prevHref = (html: string) => /<a[^>]*href="([^"]+)"[^>]*rel="prev"/.exec(html)?.[1]?.replaceAll('&amp;', '&');
+    const names = (html: string) => [...html.matchAll(/href="\/leads\/\d+">([^<]+)</g)].map((m) => m[1]!.trim());
+
+    const first = (await agents.memberA.get('/leads?status=new')).text;
+    const toSecond = nextHref(first)!;
+    expect(toSecond).toMatch(/^\/leads\?status=new&page=2&after=\d+$/);
+    // A lead added at the top after page 1 was shown: page 2 by number would repeat a row; the link does not.
+    await q(`insert into leads (group_id, last_name, status, created_by_id) values ($1, 'Newest', 'new', $2)`, [GROUPS.A.id, USERS.memberA.id]);
+    const second = (await agents.memberA.get(toSecond)).text;
+    // Page 1 was the fixture's one new lead and Page01–Page24.
+    expect(names(second)).toEqual(Array.from({ length: 25 }, (_, i) => `Page${i + 25}`));
+    expect(second).toContain('Page 2 of 3');
+    const byNumber = await listNames('memberA', 'status=new&page=2');
+    expect(byNumber[0]).toBe('Page24');
+
+    const third = (await agents.memberA.get(nextHref(second)!)).text;
+    expect(names(third)).toEqual(Array.from({ length: 11 }, (_, i) => `Page${50 + i}`));
+    expect(nextHref(third)).toBeUndefined();
+    const back = prevHref(third)!;
+    expect(back).toMatch(/page=2&before=\d+$/);
+    expect(names((await agents.memberA.get(back)).text)).toEqual(names(second));
+    // Back to page 1 is the plain first page.
+    expect(prevHref(second)).toBe('/leads?status=new');
+
+    // A cursor naming a lead of another group (or anything odd) is not a way to probe it: the page number counts.
+    const foreign = ((await q(`insert into leads (group_id, last_name, status, created_by_id) values ($1, 'Foreign', 'new', $2) returning id`, [GROUPS.B.id, USERS.memberB.id]))[0] as { id: number }).id;
+    expect(names((await agents.memberA.get(`/leads?status=new&page=2&after=${foreign}`)).text)).toEqual(await listNames('memberA', 'status=new&page=2'));
+    expect((await agents.memberA.get('/leads?status=new&after=abc&before=-1')).status).toBe(200);
+  });
+
   it('the total follows every change, by any process: counts are reused only while the groups are unchanged', async () => {
     const total = async (actor: ActorName, query = '') => /data-testid="total">([^<]*)</.exec((await agents[actor].get(`/leads?${query}`)).text)![1]!.trim();
     const insert = (group: number, name: string) =>

@@ -2,10 +2,17 @@ import { z } from 'zod';
 
 export const PAGE_SIZES = [25, 50, 100] as const;
 
-/** page and perPage from a query string; anything odd falls back to the first page of 25. */
+const rowId = z.coerce.number().int().positive().max(2 ** 31 - 1).optional().catch(undefined);
+
+/**
+ * page and perPage from a query string; anything odd falls back to the first page of 25. `after`/`before`: the
+ * id of the row the page follows or precedes (keyset links, see toPage); lists that cannot use them read `page`.
+ */
 export const pageQuery = z.object({
   page: z.coerce.number().int().min(1).max(100_000).catch(1),
   perPage: z.coerce.number().int().refine((n) => (PAGE_SIZES as readonly number[]).includes(n)).catch(25),
+  after: rowId,
+  before: rowId,
 });
 export type PageQuery = z.infer<typeof pageQuery>;
 
@@ -21,10 +28,10 @@ export interface Page<T> {
   nextHref?: string;
 }
 
-/** A link to the same list with some parameters changed (undefined removes one); page resets to 1. */
+/** A link to the same list with some parameters changed (undefined removes one); back to the first page. */
 export function queryHref(basePath: string, query: Record<string, unknown>, changes: Record<string, unknown> = {}): string {
   const params = new URLSearchParams();
-  for (const [k, v] of Object.entries({ ...query, page: undefined, ...changes })) {
+  for (const [k, v] of Object.entries({ ...query, page: undefined, after: undefined, before: undefined, ...changes })) {
     if (v === undefined || v === null || v === '') continue;
     for (const one of Array.isArray(v) ? v : [v]) params.append(k, String(one));
   }
@@ -36,6 +43,9 @@ export function queryHref(basePath: string, query: Record<string, unknown>, chan
  * Builds the page object with links that keep every other query parameter (filters stay in the URL).
  * `deep`: the list serves pages past a capped total (the API, records/list.ts): there `prev` is simply the page
  * before and `next` goes on while pages are full. Otherwise a page past the last one leads back to the last.
+ * `keyset`: the list reads `after`/`before` (records/list.ts, keysetCondition), so next and prev name the row
+ * they continue from: page 400 costs what page 2 does, and rows added meanwhile do not shift what comes next.
+ * The page number travels along, for the "page N of M" line and as the fallback.
  */
 export function toPage<T>(
   items: T[],
@@ -44,11 +54,14 @@ export function toPage<T>(
   basePath: string,
   query: Record<string, unknown>,
   capped = false,
-  opts: { deep?: boolean } = {},
+  opts: { deep?: boolean; keyset?: boolean } = {},
 ): Page<T> {
   const pages = Math.max(1, Math.ceil(total / q.perPage));
   const deep = capped && opts.deep === true;
-  const href = (page: number) => queryHref(basePath, query, { page: page > 1 ? page : undefined });
+  const href = (page: number, cursor: { after?: unknown; before?: unknown } = {}) => queryHref(basePath, query, { page: page > 1 ? page : undefined, ...cursor });
+  const rowId = (item: T | undefined) => (item as { id?: unknown } | undefined)?.id;
+  const keyset = opts.keyset === true && items.length > 0;
+  const prev = deep ? q.page - 1 : Math.min(q.page - 1, pages);
   return {
     items,
     page: q.page,
@@ -56,8 +69,8 @@ export function toPage<T>(
     total,
     capped,
     pages,
-    prevHref: q.page > 1 ? href(deep ? q.page - 1 : Math.min(q.page - 1, pages)) : undefined,
-    nextHref: q.page < pages || (deep && items.length === q.perPage) ? href(q.page + 1) : undefined,
+    prevHref: q.page > 1 ? href(prev, keyset && prev > 1 && prev === q.page - 1 ? { before: rowId(items[0]) } : {}) : undefined,
+    nextHref: q.page < pages || (deep && items.length === q.perPage) ? href(q.page + 1, keyset ? { after: rowId(items.at(-1)) } : {}) : undefined,
   };
 }
 

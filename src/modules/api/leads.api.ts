@@ -12,6 +12,8 @@ import * as S from './serialize.js';
 export const listQueryDocs = {
   perPage: { type: 'integer', enum: [...PER_PAGE], default: 25 },
   page: { type: 'integer', minimum: 1, default: 1 },
+  after: { type: 'integer', minimum: 1, description: 'Set by links.next: the id of the row this page continues after (keyset paging, when sorted by created or updated date without a text search; otherwise page counts). An id the token cannot see is ignored.' },
+  before: { type: 'integer', minimum: 1, description: 'Set by links.prev: the id of the row this page ends before (as after).' },
 };
 
 /** Leads: the page's list (filters, sorting, pagination), create, read, update, trash — and convert. */

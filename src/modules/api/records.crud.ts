@@ -12,7 +12,7 @@ import type { InputName, OutputName } from './schemas.js';
  */
 
 interface Service<Row, Input, Detail, Item, Q> {
-  list(actor: Actor, q: Q, opts?: { deep?: boolean }): Promise<{ items: Item[]; total: number; capped?: boolean }>;
+  list(actor: Actor, q: Q, opts?: { deep?: boolean }): Promise<{ items: Item[]; total: number; capped?: boolean; keyset?: boolean }>;
   create(actor: Actor, input: Input): Promise<{ id: number }>;
   get(actor: Actor, id: number): Promise<Detail>;
   /** With a function of the locked row: the If-Match check and the merge run under the row lock. */
@@ -63,8 +63,8 @@ export function recordCrudApi<Row extends { updatedAt: Date }, Input, Detail, It
     },
     async (req, res) => {
       const q = spec.listQuery.parse(req.query);
-      const { items, total, capped } = await service.list(req.actor!, q, { deep: true });
-      return pageReply(req, res, items.map(spec.summaryOf), total, q, capped);
+      const { items, total, capped, keyset } = await service.list(req.actor!, q, { deep: true });
+      return pageReply(req, res, items.map(spec.summaryOf), total, q, capped, keyset);
     },
   );
 

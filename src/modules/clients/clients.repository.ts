@@ -4,7 +4,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { clients, groups, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { beyondCap, cappedCount, dateRange, searchCondition, type ListOptions } from '../records/list.js';
+import { beyondCap, cappedCount, dateRange, keysetCondition, searchCondition, type ListOptions } from '../records/list.js';
 import { scopeRevision } from '../records/revisions.js';
 import type { ClientFilters, ClientListQuery } from './clients.schemas.js';
 
@@ -40,6 +40,9 @@ const SORTS = {
   status: sql`${clients.status}`,
   owner: sql`lower(${owner.name})`,
 } as const;
+
+/** The sorts whose key is never null, so pages can continue from a row (keyset) instead of an OFFSET. */
+const KEYSET_SORTS = { created: clients.createdAt, updated: clients.updatedAt } as const;
 
 /** ORDER BY of the list and of the export: the same order, ties broken by id. */
 export function clientOrder(f: Pick<ClientFilters, 'sort' | 'dir'>): SQL[] {
@@ -81,8 +84,8 @@ export const clientsRepository = {
   async list(db: DbOrTx, actor: Actor, q: ClientListQuery, opts: ListOptions = {}) {
     const where = clientWhere(actor, q);
     const offset = offsetOf(q);
-    const [items, count] = await Promise.all([
-      beyondCap(offset) && !opts.deep ? [] : db
+    const page = (condition: SQL, order: SQL[], skip: number) =>
+      db
         .select({
           id: clients.id, name: clients.name, company: clients.company, email: clients.email, phone: clients.phone, status: clients.status,
           createdAt: clients.createdAt, groupName: groups.name, ownerName: owner.name, leadId: clients.leadId,
@@ -90,13 +93,23 @@ export const clientsRepository = {
         .from(clients)
         .innerJoin(groups, eq(groups.id, clients.groupId))
         .leftJoin(owner, eq(owner.id, clients.ownerId))
-        .where(where)
-        .orderBy(...clientOrder(q))
+        .where(condition)
+        .orderBy(...order)
         .limit(q.perPage)
-        .offset(offset),
-      cappedCount(db, clients, where, scopeRevision(actor)),
-    ]);
-    return { items, ...count };
+        .offset(skip);
+    const count = cappedCount(db, clients, where, scopeRevision(actor));
+    count.catch(() => undefined); // awaited below; not an unhandled rejection if the page query fails first
+    // Next/prev links name the row to continue from (keyset), as on the lead list.
+    const keyed = q.q ? undefined : KEYSET_SORTS[q.sort as keyof typeof KEYSET_SORTS];
+    const after = keyed && keysetCondition(clients, keyed, clients.id, q.dir, q, clientScope(actor));
+    if (after) {
+      const backwards = q.before !== undefined && q.after === undefined;
+      const items = await page(and(where, after)!, clientOrder(backwards ? { sort: q.sort, dir: q.dir === 'desc' ? 'asc' : 'desc' } : q), 0);
+      if (backwards) items.reverse();
+      if (items.length) return { items, ...(await count), keyset: true };
+    }
+    const [items, counted] = await Promise.all([beyondCap(offset) && !opts.deep ? [] : page(where, clientOrder(q), offset), count]);
+    return { items, ...counted, keyset: !!keyed };
   },
   async count(db: DbOrTx, actor: Actor, f: ClientFilters) {
     const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(clients).where(clientWhere(actor, f));

@@ -21,8 +21,8 @@ export function clientsRoutes(services: Services): Router {
 
   r.get('/clients', requireUser, async (req, res) => {
     const q = clientListQuery.parse(req.query);
-    const [{ items, total, capped }, options] = await Promise.all([clients.list(req.actor!, q), leads.formOptions(req.actor!)]);
-    const page = toPage(items, total, q, '/clients', req.query, capped);
+    const [{ items, total, capped, keyset }, options] = await Promise.all([clients.list(req.actor!, q), leads.formOptions(req.actor!)]);
+    const page = toPage(items, total, q, '/clients', req.query, capped, { keyset });
     const sortHref = (key: string) => queryHref('/clients', req.query, { sort: key, dir: q.sort === key && q.dir === 'desc' ? 'asc' : 'desc' });
     // The export form carries exactly the list's filters and order (not the page).
     const { page: _p, perPage: _pp, ...filters } = q;

@@ -4,7 +4,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { groups, leads, memberships, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { beyondCap, cappedCount, COUNT_CAP, dateRange, searchCondition, type ListOptions } from '../records/list.js';
+import { beyondCap, cappedCount, COUNT_CAP, dateRange, keysetCondition, searchCondition, type ListOptions } from '../records/list.js';
 import { scopeRevision } from '../records/revisions.js';
 import { OPEN_STATUSES, STALE_DAYS, type LeadListQuery } from './leads.schemas.js';
 
@@ -47,6 +47,9 @@ const SORTS = {
   value: [leads.value],
   owner: [sql`lower(${owner.name})`],
 } as const;
+
+/** The sorts whose key is never null, so pages can continue from a row (keyset) instead of an OFFSET. */
+const KEYSET_SORTS = { created: leads.createdAt, updated: leads.updatedAt } as const;
 
 const listColumns = {
   id: leads.id,
@@ -100,16 +103,28 @@ export const leadsRepository = {
       const found = await db.select({ ...listColumns, n: page.n }).from(leads).innerJoin(page, eq(page.id, leads.id))
         .innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId)).orderBy(...order);
       // Past the last page the window count is gone: count on its own (capped says so itself).
-      if (!found.length) return { items: [], ...(offset ? await cappedCount(db, leads, where) : { total: 0, capped: false }) };
+      if (!found.length) return { items: [], ...(offset ? await cappedCount(db, leads, where) : { total: 0, capped: false }), keyset: false };
       const n = found[0]!.n;
-      return { items: found.map(({ n: _, ...row }) => row), total: Math.min(n, COUNT_CAP), capped: n > COUNT_CAP };
+      return { items: found.map(({ n: _, ...row }) => row), total: Math.min(n, COUNT_CAP), capped: n > COUNT_CAP, keyset: false };
     }
     const idsOnly = db.select({ id: leads.id }).from(leads);
-    const pageIds = (withOwner ? idsOnly.leftJoin(owner, eq(owner.id, leads.ownerId)) : idsOnly).where(where).orderBy(...order).limit(q.perPage).offset(offset);
+    const ids = (condition: SQL, by: SQL[], skip: number) =>
+      (withOwner ? idsOnly.leftJoin(owner, eq(owner.id, leads.ownerId)) : idsOnly).where(condition).orderBy(...by).limit(q.perPage).offset(skip);
     // "Stale" compares with the clock: its count is never reused.
     const revision = q.stale ? undefined : scopeRevision(actor);
-    const [items, count] = await Promise.all([beyondCap(offset) && !opts.deep ? [] : rows(pageIds), cappedCount(db, leads, where, revision)]);
-    return { items, ...count };
+    const count = cappedCount(db, leads, where, revision);
+    count.catch(() => undefined); // awaited below; not an unhandled rejection if the page query fails first
+    // Next/prev links name the row to continue from (keyset): no OFFSET, however deep.
+    const keyed = KEYSET_SORTS[q.sort as keyof typeof KEYSET_SORTS];
+    const after = keyed && keysetCondition(leads, keyed, leads.id, q.dir, q, leadScope(actor));
+    if (after) {
+      const backwards = q.before !== undefined && q.after === undefined;
+      const reversed = sql.raw(q.dir === 'desc' ? 'asc' : 'desc');
+      const items = await rows(ids(and(where, after)!, backwards ? [sql`${keyed} ${reversed}`, sql`${leads.id} ${reversed}`] : order, 0));
+      if (items.length) return { items, ...(await count), keyset: true };
+    }
+    const [items, counted] = await Promise.all([beyondCap(offset) && !opts.deep ? [] : rows(ids(where, order, offset)), count]);
+    return { items, ...counted, keyset: !!keyed };
   },
 
   /** A lead with its group and owner names, if the actor's scope includes it (else undefined → 404). */

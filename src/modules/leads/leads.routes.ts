@@ -41,8 +41,8 @@ export function leadsRoutes(services: Services): Router {
 
   r.get('/leads', requireUser, async (req, res) => {
     const q = leadListQuery.parse(req.query);
-    const [{ items, total, capped }, options] = await Promise.all([leads.list(req.actor!, q), leads.formOptions(req.actor!)]);
-    const page = toPage(items, total, q, '/leads', req.query, capped);
+    const [{ items, total, capped, keyset }, options] = await Promise.all([leads.list(req.actor!, q), leads.formOptions(req.actor!)]);
+    const page = toPage(items, total, q, '/leads', req.query, capped, { keyset });
     const sortHref = (key: string) => queryHref('/leads', req.query, { sort: key, dir: q.sort === key && q.dir === 'desc' ? 'asc' : 'desc' });
     const locals = { q, page, sortHref, ...options, ...constants, query: req.query, exportHref: null };
     // htmx swaps only the results when a filter changes; the URL (with every filter) is pushed by the form.

@@ -40,6 +40,20 @@ export async function cappedCount(db: DbOrTx, table: PgTable, where: SQL, revisi
 /** Past the cap a page is not offered, and not queried (an OFFSET that deep reads every row before it). */
 export const beyondCap = (offset: number) => offset >= COUNT_CAP;
 
+/**
+ * Keyset paging: the rows after (or before) the row `cursor` names, in the order (key, id) `dir`, for sorts
+ * whose key is never null. The boundary's key is read from the row itself, within `scope`: an id outside what
+ * the actor sees (or gone for good) matches nothing, and the caller falls back to the page number. With
+ * `before`, the caller reads the page in the opposite order (it is the rows just before the boundary).
+ */
+export function keysetCondition(table: PgTable, key: AnyPgColumn, id: AnyPgColumn, dir: 'asc' | 'desc', cursor: { after?: number; before?: number }, scope: SQL): SQL | undefined {
+  const boundary = cursor.after ?? cursor.before;
+  if (boundary === undefined) return undefined;
+  const forward = cursor.after !== undefined;
+  const op = sql.raw((dir === 'desc') === forward ? '<' : '>');
+  return sql`(${key}, ${id}) ${op} (select ${key}, ${id} from ${table} where ${id} = ${boundary} and ${scope})`;
+}
+
 export interface ListOptions {
   /** Serve pages past the cap too (the API: an integration reading everything follows `next` to the end). */
   deep?: boolean;
