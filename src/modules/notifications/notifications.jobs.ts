@@ -36,8 +36,7 @@ export function registerNotificationJobs(services: Services) {
   services.jobs.define(DELIVER_JOB, {
     schema: z.object({ notificationId: z.number().int().positive() }).strict(),
     async handler({ notificationId }) {
-      if (!(await services.notifications.needsEmail(notificationId))) return;
-      await sending(() => services.notifications.deliver(notificationId));
+      await services.notifications.deliver(notificationId, sending);
     },
   });
 }

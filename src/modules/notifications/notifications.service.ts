@@ -84,27 +84,26 @@ export function createNotificationsService(deps: Deps) {
       jobs.kick();
     },
 
-    /** Would deliver() send a mail now? One prepared read, no lock (the job asks first, see notifications.jobs.ts). */
-    async needsEmail(notificationId: number): Promise<boolean> {
-      const [row] = await repo.forDeliveryPrepared(db).execute({ id: notificationId });
-      return wantsEmail(row);
-    },
-
-    /** The job's work: see the delivery guarantee above. Safe to run any number of times. */
-    async deliver(notificationId: number) {
+    /**
+     * The job's work: see the delivery guarantee above. Safe to run any number of times. `throttle` wraps the
+     * locked send (the job limits the mails in flight), after the unlocked first read.
+     */
+    async deliver(notificationId: number, throttle: <T>(send: () => Promise<T>) => Promise<T> = (send) => send()) {
       // Most runs end here without a lock (email off, already sent, a deleted user).
       const [first] = await repo.forDeliveryPrepared(db).execute({ id: notificationId });
       if (!wantsEmail(first)) return;
-      await db.transaction(async (tx) => {
-        // A sender that hangs must not hold the others forever: they fail this attempt and retry later.
-        await tx.execute(sql`set local lock_timeout = '30s'`);
-        const n = await repo.forDelivery(tx, notificationId, true);
-        if (!wantsEmail(n)) return;
-        const t = translator(isLocale(n.user.locale) ? n.user.locale : DEFAULT_LOCALE);
-        const mail = mailOf(t, n, n.user, env.APP_URL);
-        await mailer.send({ to: n.user.email, ...mail });
-        await repo.markEmailed(tx, n.id);
-      });
+      await throttle(() =>
+        db.transaction(async (tx) => {
+          // A sender that hangs must not hold the others forever: they fail this attempt and retry later.
+          await tx.execute(sql`set local lock_timeout = '30s'`);
+          const n = await repo.forDelivery(tx, notificationId, true);
+          if (!wantsEmail(n)) return;
+          const t = translator(isLocale(n.user.locale) ? n.user.locale : DEFAULT_LOCALE);
+          const mail = mailOf(t, n, n.user, env.APP_URL);
+          await mailer.send({ to: n.user.email, ...mail });
+          await repo.markEmailed(tx, n.id);
+        }),
+      );
     },
 
     /** For the bell: one bounded query on a partial index. */
