@@ -482,7 +482,7 @@ async function main() {
   // --- report ---
   const machine = `${os.availableParallelism()} CPUs (${os.cpus()[0]?.model.trim() ?? '?'}), ${fmt(os.totalmem() / 2 ** 30, 1)} GiB RAM`;
   const header = [
-    `## ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} — ${smoke ? 'smoke' : 'full'} run`,
+    `## ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} — ${smoke ? 'smoke run' : only ? `partial run (only /${args.only}/)` : 'full run'}`,
     '',
     `- machine: ${machine}; load average ${load1.toFixed(2)} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end (the machine is shared)`,
     `- Node ${process.version}, PostgreSQL ${pgVersion} (${pgSettings}); app: ${args.tsx ? 'src/server.ts via tsx' : 'node on src/ transpiled to JS'}, NODE_ENV=production, pool 10, argon2id 19 MiB / t=2`,
