@@ -1,36 +1,16 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { resetDatabase } from '../helpers/app.js';
-import { launchBrowser, openPage, screenshotOnFailure, startApp, type PageProblems, type RunningApp } from './browser.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useJourney } from './browser.js';
 
 const PASSWORD = 'correct horse battery staple';
 
-let app: RunningApp;
-let browser: Browser;
-let context: BrowserContext | undefined;
-let page: Page | undefined;
-let problems: PageProblems;
-
-beforeAll(async () => {
-  app = await startApp();
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-});
+const j = useJourney();
 beforeEach(async () => {
-  await resetDatabase(app.t.services);
-  ({ context, page, problems } = await openPage(browser, app.baseURL));
-});
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail') await screenshotOnFailure(page, ctx.task.name);
-  await context?.close();
+  await j.open();
 });
 
 describe('API tokens and docs in the browser', () => {
   it('the profile page loads the token section, makes a token shown once, and the token works on the API', async () => {
-    const p = page!;
+    const p = j.page!;
     await p.goto('/register');
     await p.getByLabel('Name').fill('Ada');
     await p.getByLabel('Email').fill('ada@example.com');
@@ -48,7 +28,7 @@ describe('API tokens and docs in the browser', () => {
     const secret = (await p.getByTestId('new-token').textContent())!.trim();
     expect(secret).toMatch(/^tdm_/);
 
-    const me = await fetch(`${app.baseURL}/api/v1/me`, { headers: { Authorization: `Bearer ${secret}` } });
+    const me = await fetch(`${j.app.baseURL}/api/v1/me`, { headers: { Authorization: `Bearer ${secret}` } });
     expect(me.status).toBe(200);
     expect((await me.json()).token.name).toBe('Reporting script');
 
@@ -58,17 +38,17 @@ describe('API tokens and docs in the browser', () => {
     p.once('dialog', (d) => void d.accept());
     await Promise.all([p.waitForURL('**/profile/tokens'), p.getByRole('button', { name: /Revoke/ }).click()]);
     await p.getByText('You have no API tokens.').waitFor();
-    expect((await fetch(`${app.baseURL}/api/v1/me`, { headers: { Authorization: `Bearer ${secret}` } })).status).toBe(401);
-    expect(problems).toEqual({ cspViolations: [], pageErrors: [], failedAssets: [] });
+    expect((await fetch(`${j.app.baseURL}/api/v1/me`, { headers: { Authorization: `Bearer ${secret}` } })).status).toBe(401);
+    expect(j.problems).toEqual({ cspViolations: [], pageErrors: [], failedAssets: [] });
   });
 
   it('the docs page renders under the strict CSP with nothing from outside', async () => {
-    const p = page!;
+    const p = j.page!;
     await p.goto('/api/docs');
     await p.getByRole('heading', { name: 'API documentation' }).waitFor();
     await p.locator('[data-operation="POST /api/v1/leads"]').waitFor();
     await p.locator('#schema-Lead details summary').click();
     expect(await p.locator('#schema-Lead pre').textContent()).toContain('"lastName"');
-    expect(problems).toEqual({ cspViolations: [], pageErrors: [], failedAssets: [] });
+    expect(j.problems).toEqual({ cspViolations: [], pageErrors: [], failedAssets: [] });
   });
 });

@@ -1,66 +1,19 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { resetDatabase } from '../helpers/app.js';
-import {
-  DESKTOP,
-  PHONE,
-  launchBrowser,
-  openPage,
-  pathOf,
-  screenshotOnFailure,
-  startApp,
-  type PageProblems,
-  type RunningApp,
-} from './browser.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { DESKTOP, pathOf, PHONE, useJourney } from './browser.js';
 
 const NAME = 'Ada Lovelace';
 const EMAIL = 'ada@example.com';
 const PASSWORD = 'correct horse battery staple';
 
-let app: RunningApp;
-let browser: Browser;
-let context: BrowserContext | undefined;
-let page: Page | undefined;
-let problems: PageProblems;
+const j = useJourney();
 
-beforeAll(async () => {
-  app = await startApp();
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-});
-
-beforeEach(async () => {
-  // Every test starts from an empty database, so the first account it registers is the administrator.
-  await resetDatabase(app.t.services);
-});
-
-afterEach(async ({ task }) => {
-  if (task.result?.state === 'fail') {
-    const file = await screenshotOnFailure(page, task.fullTestName ?? task.name);
-    if (file) console.error(`screenshot of the failed page: ${file}`);
-  }
-  await context?.close();
-  context = undefined;
-  page = undefined;
-});
-
-/** A new cookie-less browser tab at the given viewport, watched for CSP violations and page errors. */
-async function newPage(viewport = DESKTOP): Promise<Page> {
-  const opened = await openPage(browser, app.baseURL, viewport);
-  context = opened.context;
-  page = opened.page;
-  problems = opened.problems;
-  return page;
-}
+const newPage = (viewport = DESKTOP) => j.open(viewport);
 
 function expectNoPageProblems() {
-  expect(problems.cspViolations, 'Content Security Policy violations').toEqual([]);
-  expect(problems.pageErrors, 'uncaught errors in the page').toEqual([]);
-  expect(problems.failedAssets, 'static files that failed to load').toEqual([]);
+  expect(j.problems.cspViolations, 'Content Security Policy violations').toEqual([]);
+  expect(j.problems.pageErrors, 'uncaught errors in the page').toEqual([]);
+  expect(j.problems.failedAssets, 'static files that failed to load').toEqual([]);
 }
 
 async function heading(p: Page): Promise<string> {
@@ -149,7 +102,7 @@ describe('signing up, out and in (browser)', () => {
     expect(await p.getByRole('status').count()).toBe(0);
 
     // Log out through the nav's button.
-    const sessionCookie = async () => (await context!.cookies()).find((c) => c.name === 'tandem.sid')?.value;
+    const sessionCookie = async () => (await j.context!.cookies()).find((c) => c.name === 'tandem.sid')?.value;
     const signedInSession = await sessionCookie();
     expect(signedInSession).toBeTruthy();
     const logout = nav.getByRole('button', { name: 'Log out' });

@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { createTestApp, resetDatabase, type TestApp } from '../helpers/app.js';
 
 /** Debian's Chromium; Playwright's own browsers are never downloaded. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -100,4 +101,52 @@ export async function screenshotOnFailure(page: Page | undefined, testName: stri
 export function pathOf(page: Page): string {
   const u = new URL(page.url());
   return u.pathname + u.search;
+}
+
+/** What a journey file works with; `context`, `page` and `problems` belong to the test running now. */
+export interface Journey {
+  app: RunningApp;
+  browser: Browser;
+  context?: BrowserContext;
+  page?: Page;
+  problems: PageProblems;
+  /** A new cookie-less tab at the given viewport, watched for CSP violations and page errors; the test's page. */
+  open(viewport?: { width: number; height: number }): Promise<Page>;
+}
+
+/**
+ * The hooks of a journey file: the app and one browser for the file, an empty database before each test, and
+ * after it a screenshot of a failed test's page and its browser context closed.
+ */
+export function useJourney(): Journey {
+  const j = {
+    async open(viewport = DESKTOP) {
+      const opened = await openPage(j.browser, j.app.baseURL, viewport);
+      j.context = opened.context;
+      j.page = opened.page;
+      j.problems = opened.problems;
+      return opened.page;
+    },
+  } as Journey;
+  beforeAll(async () => {
+    j.app = await startApp();
+    j.browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await j.browser?.close();
+    await j.app?.close();
+  });
+  beforeEach(async () => {
+    await resetDatabase(j.app.t.services);
+  });
+  afterEach(async ({ task }) => {
+    if (task.result?.state === 'fail') {
+      const file = await screenshotOnFailure(j.page, task.fullTestName ?? task.name);
+      if (file) console.error(`screenshot of the failed page: ${file}`);
+    }
+    await j.context?.close();
+    j.context = undefined;
+    j.page = undefined;
+  });
+  return j;
 }

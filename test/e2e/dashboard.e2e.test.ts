@@ -1,7 +1,6 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Dialog, Locator, Page, Response } from 'playwright-core';
-import { resetDatabase } from '../helpers/app.js';
-import { launchBrowser, openPage, pathOf, screenshotOnFailure, startApp, type PageProblems, type RunningApp } from './browser.js';
+import { describe, expect, it } from 'vitest';
+import type { Dialog, Locator, Page, Response } from 'playwright-core';
+import { pathOf, useJourney } from './browser.js';
 
 /** This journey's viewport: tall enough for the board's four columns side by side (xl: 1280 px and up). */
 const VIEWPORT = { width: 1280, height: 900 };
@@ -42,52 +41,18 @@ const COLUMNS = ['new', 'contacted', 'qualified', 'lost'] as const;
 type Column = (typeof COLUMNS)[number];
 type Counts = Record<Column, number>;
 
-let app: RunningApp;
-let browser: Browser;
-let context: BrowserContext | undefined;
-let page: Page | undefined;
-let problems: PageProblems;
+const j = useJourney();
 
-beforeAll(async () => {
-  app = await startApp();
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-});
-
-beforeEach(async () => {
-  await resetDatabase(app.t.services);
-});
-
-afterEach(async ({ task }) => {
-  if (task.result?.state === 'fail') {
-    const file = await screenshotOnFailure(page, task.fullTestName ?? task.name);
-    if (file) console.error(`screenshot of the failed page: ${file}`);
-  }
-  await context?.close();
-  context = undefined;
-  page = undefined;
-});
-
-async function newPage(): Promise<Page> {
-  const opened = await openPage(browser, app.baseURL, VIEWPORT);
-  context = opened.context;
-  page = opened.page;
-  problems = opened.problems;
-  return page;
-}
+const newPage = () => j.open(VIEWPORT);
 
 function expectNoPageProblems() {
-  expect(problems.cspViolations, 'Content Security Policy violations').toEqual([]);
-  expect(problems.pageErrors, 'uncaught errors in the page').toEqual([]);
-  expect(problems.failedAssets, 'static files that failed to load').toEqual([]);
+  expect(j.problems.cspViolations, 'Content Security Policy violations').toEqual([]);
+  expect(j.problems.pageErrors, 'uncaught errors in the page').toEqual([]);
+  expect(j.problems.failedAssets, 'static files that failed to load').toEqual([]);
 }
 
 const q = async <T extends Record<string, unknown> = Record<string, unknown>>(sql: string, values: unknown[] = []) =>
-  (await app.t.services.database.pool.query<T>(sql, values)).rows;
+  (await j.app.t.services.database.pool.query<T>(sql, values)).rows;
 
 async function heading(p: Page): Promise<string> {
   return ((await p.locator('main h1').first().textContent()) ?? '').trim();
@@ -113,7 +78,7 @@ async function submitAndWait(p: Page, click: () => Promise<void>, expectedPathna
  * leads, straight into the database. Returns the ids: lead ids by key, and the member's and the group's.
  */
 async function seed() {
-  const hash = await app.t.services.hasher.hash(PASSWORD);
+  const hash = await j.app.t.services.hasher.hash(PASSWORD);
   const insertUser = async (who: { name: string; email: string }, role: 'admin' | 'user') =>
     (await q<{ id: number }>('insert into users (email, name, password_hash, role) values ($1, $2, $3, $4) returning id', [who.email, who.name, hash, role]))[0]!.id;
   await insertUser(ADMIN, 'admin');

@@ -1,8 +1,7 @@
 import fs from 'node:fs/promises';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
-import { resetDatabase } from '../helpers/app.js';
-import { DESKTOP, launchBrowser, openPage, pathOf, screenshotOnFailure, startApp, type PageProblems, type RunningApp } from './browser.js';
+import { describe, expect, it } from 'vitest';
+import type { Page, Response } from 'playwright-core';
+import { DESKTOP, pathOf, useJourney } from './browser.js';
 
 const PASSWORD = 'correct horse battery staple';
 const ADMIN = { name: 'Ada Lovelace', email: 'ada@example.com' };
@@ -34,42 +33,14 @@ const CLIENTS: SeedClient[] = [
 ];
 const EXPECTED = ['Иванов Иван', 'Орлов и сыновья, "Опт"', 'Петрова Анна'];
 
-let app: RunningApp;
-let browser: Browser;
-let context: BrowserContext | undefined;
-let page: Page | undefined;
-let problems: PageProblems;
-
-beforeAll(async () => {
-  app = await startApp();
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-});
-
-beforeEach(async () => {
-  await resetDatabase(app.t.services);
-});
-
-afterEach(async ({ task }) => {
-  if (task.result?.state === 'fail') {
-    const file = await screenshotOnFailure(page, task.fullTestName ?? task.name);
-    if (file) console.error(`screenshot of the failed page: ${file}`);
-  }
-  await context?.close();
-  context = undefined;
-  page = undefined;
-});
+const j = useJourney();
 
 const q = async <T extends Record<string, unknown> = Record<string, unknown>>(sql: string, values: unknown[] = []) =>
-  (await app.t.services.database.pool.query<T>(sql, values)).rows;
+  (await j.app.t.services.database.pool.query<T>(sql, values)).rows;
 
 /** An administrator (so the manager is not the first account), two groups, the manager of one, and the clients. */
 async function seed() {
-  const hash = await app.t.services.hasher.hash(PASSWORD);
+  const hash = await j.app.t.services.hasher.hash(PASSWORD);
   const insertUser = async (who: { name: string; email: string }, role: 'admin' | 'user') =>
     (await q<{ id: number }>('insert into users (email, name, password_hash, role) values ($1, $2, $3, $4) returning id', [who.email, who.name, hash, role]))[0]!.id;
   const adminId = await insertUser(ADMIN, 'admin');
@@ -131,9 +102,8 @@ async function listedClients(p: Page): Promise<{ id: string; name: string }[]> {
 describe('exports (browser)', () => {
   it('a manager filters the client list, exports it as CSV, and the file holds exactly the rows shown', async () => {
     await seed();
-    const opened = await openPage(browser, app.baseURL, DESKTOP);
-    ({ context, page, problems } = opened);
-    const p = page!;
+    await j.open(DESKTOP);
+    const p = j.page!;
 
     await p.goto('/login');
     await p.getByLabel('Email').fill(MANAGER.email);
@@ -181,8 +151,8 @@ describe('exports (browser)', () => {
     const [logged] = await q<{ status: string; total: number; filters: Record<string, unknown> }>('select status, total, filters from exports');
     expect(logged).toMatchObject({ status: 'done', total: 3, filters: { status: 'active', q: 'ов' } });
 
-    expect(problems.cspViolations, 'Content Security Policy violations').toEqual([]);
-    expect(problems.pageErrors, 'uncaught errors in the page').toEqual([]);
-    expect(problems.failedAssets, 'static files that failed to load').toEqual([]);
+    expect(j.problems.cspViolations, 'Content Security Policy violations').toEqual([]);
+    expect(j.problems.pageErrors, 'uncaught errors in the page').toEqual([]);
+    expect(j.problems.failedAssets, 'static files that failed to load').toEqual([]);
   });
 });

@@ -1,19 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Locator, Page, Response } from 'playwright-core';
-import { resetDatabase } from '../helpers/app.js';
-import {
-  DESKTOP,
-  launchBrowser,
-  openPage,
-  pathOf,
-  screenshotOnFailure,
-  startApp,
-  type PageProblems,
-  type RunningApp,
-} from './browser.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Locator, Page, Response } from 'playwright-core';
+import { DESKTOP, pathOf, useJourney } from './browser.js';
 
 const PASSWORD = 'correct horse battery staple';
 const ADMIN = { name: 'Ada Lovelace', email: 'ada@example.com' };
@@ -40,16 +30,10 @@ const PNG_BYTES = Buffer.from(
 const SVG_NAME = 'evil.svg';
 const SVG_BYTES = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>\n');
 
-let app: RunningApp;
-let browser: Browser;
+const j = useJourney();
 let tmpDir: string;
-let context: BrowserContext | undefined;
-let page: Page | undefined;
-let problems: PageProblems;
 
 beforeAll(async () => {
-  app = await startApp();
-  browser = await launchBrowser();
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-e2e-leads-'));
   fs.writeFileSync(path.join(tmpDir, PDF_NAME), PDF_BYTES);
   fs.writeFileSync(path.join(tmpDir, PNG_NAME), PNG_BYTES);
@@ -57,37 +41,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await app?.close();
   if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
 });
 
-beforeEach(async () => {
-  await resetDatabase(app.t.services);
-});
-
-afterEach(async ({ task }) => {
-  if (task.result?.state === 'fail') {
-    const file = await screenshotOnFailure(page, task.fullTestName ?? task.name);
-    if (file) console.error(`screenshot of the failed page: ${file}`);
-  }
-  await context?.close();
-  context = undefined;
-  page = undefined;
-});
-
-async function newPage(viewport = DESKTOP): Promise<Page> {
-  const opened = await openPage(browser, app.baseURL, viewport);
-  context = opened.context;
-  page = opened.page;
-  problems = opened.problems;
-  return page;
-}
+const newPage = (viewport = DESKTOP) => j.open(viewport);
 
 function expectNoPageProblems() {
-  expect(problems.cspViolations, 'Content Security Policy violations').toEqual([]);
-  expect(problems.pageErrors, 'uncaught errors in the page').toEqual([]);
-  expect(problems.failedAssets, 'static files that failed to load').toEqual([]);
+  expect(j.problems.cspViolations, 'Content Security Policy violations').toEqual([]);
+  expect(j.problems.pageErrors, 'uncaught errors in the page').toEqual([]);
+  expect(j.problems.failedAssets, 'static files that failed to load').toEqual([]);
 }
 
 async function heading(p: Page): Promise<string> {
@@ -114,8 +76,8 @@ async function submitAndWait(p: Page, click: () => Promise<void>, expectedPathna
  * by the auth and groups journeys). The administrator exists so the member is not the first account.
  */
 async function seedPeople() {
-  const { pool } = app.t.services.database;
-  const hash = await app.t.services.hasher.hash(PASSWORD);
+  const { pool } = j.app.t.services.database;
+  const hash = await j.app.t.services.hasher.hash(PASSWORD);
   const insertUser = async (who: { name: string; email: string }, role: 'admin' | 'user') =>
     (await pool.query<{ id: number }>('insert into users (email, name, password_hash, role) values ($1, $2, $3, $4) returning id', [who.email, who.name, hash, role]))
       .rows[0]!.id;

@@ -1,42 +1,16 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { resetDatabase } from '../helpers/app.js';
-import { launchBrowser, openPage, screenshotOnFailure, startApp, type PageProblems, type RunningApp } from './browser.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { useJourney } from './browser.js';
 
 /** The bell refreshes itself in a real browser (bell.js + htmx under the app's CSP), and pauses in a hidden tab. */
 const PASSWORD = 'correct horse battery staple';
 
-let app: RunningApp;
-let browser: Browser;
-let context: BrowserContext | undefined;
-let page: Page | undefined;
-let problems: PageProblems;
+const j = useJourney();
 
-beforeAll(async () => {
-  app = await startApp();
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-});
-beforeEach(async () => {
-  await resetDatabase(app.t.services);
-});
-afterEach(async ({ task }) => {
-  if (task.result?.state === 'fail') {
-    const file = await screenshotOnFailure(page, task.fullTestName ?? task.name);
-    if (file) console.error(`screenshot of the failed page: ${file}`);
-  }
-  await context?.close();
-  context = undefined;
-  page = undefined;
-});
-
-const q = async (sql: string, values: unknown[] = []) => (await app.t.services.database.pool.query(sql, values)).rows;
+const q = async (sql: string, values: unknown[] = []) => (await j.app.t.services.database.pool.query(sql, values)).rows;
 
 async function seedUsers() {
-  const hash = await app.t.services.hasher.hash(PASSWORD);
+  const hash = await j.app.t.services.hasher.hash(PASSWORD);
   const insert = async (email: string, name: string, role: 'admin' | 'user') =>
     (await q('insert into users (email, name, password_hash, role) values ($1, $2, $3, $4) returning id', [email, name, hash, role]))[0]!.id as number;
   return { admin: await insert('ada@example.com', 'Ada', 'admin'), member: await insert('maria@example.com', 'Maria', 'user') };
@@ -45,7 +19,7 @@ async function seedUsers() {
 let seq = 0;
 async function notify(userId: number, actorId: number) {
   seq++;
-  await app.t.services.notifications.notify(app.t.services.database.db, {
+  await j.app.t.services.notifications.notify(j.app.t.services.database.db, {
     userId, actorId, kind: 'assigned', data: { recordKind: 'lead', recordName: `Lead ${seq}` }, link: '/notifications', dedupeKey: `e2e:${seq}`,
   });
 }
@@ -61,11 +35,9 @@ async function setVisibility(p: Page, state: 'visible' | 'hidden') {
 describe('the bell in the navigation', () => {
   it('shows new notifications within 30 s, keeps the focus, and asks nothing while the tab is hidden', async () => {
     const { admin, member } = await seedUsers();
-    const opened = await openPage(browser, app.baseURL);
-    ({ context, page, problems } = opened);
-    const p = page!;
+    const p = await j.open();
     // Fake timers (Date.now, setTimeout) that still run with real time, so 30 s can pass at once.
-    await context!.clock.install();
+    await j.context!.clock.install();
     const polls: string[] = [];
     p.on('request', (r) => {
       if (new URL(r.url()).pathname === '/notifications/bell') polls.push(r.url());
@@ -100,8 +72,8 @@ describe('the bell in the navigation', () => {
     await expect.poll(() => bell.getAttribute('aria-label'), { timeout: 10_000 }).toBe('Notifications, 3 unread');
     expect(polls).toHaveLength(2);
 
-    expect(problems.cspViolations, 'Content Security Policy violations').toEqual([]);
-    expect(problems.pageErrors, 'uncaught errors in the page').toEqual([]);
-    expect(problems.failedAssets, 'static files that failed to load').toEqual([]);
+    expect(j.problems.cspViolations, 'Content Security Policy violations').toEqual([]);
+    expect(j.problems.pageErrors, 'uncaught errors in the page').toEqual([]);
+    expect(j.problems.failedAssets, 'static files that failed to load').toEqual([]);
   });
 });
