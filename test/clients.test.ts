@@ -1,30 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestApp, resetDatabase, tokenFor, type Agent, type TestApp } from './helpers/app.js';
-import { GROUPS, USERS, loginActors, restoreFixture, type ActorName } from './helpers/fixture.js';
+import { describe, expect, it } from 'vitest';
+import { GROUPS, USERS, useFixtureSuite, type ActorName } from './helpers/fixture.js';
 
-let t: TestApp;
-let agents: Record<ActorName, Agent>;
-beforeAll(async () => {
-  t = await createTestApp();
-  await resetDatabase(t.services);
-  await restoreFixture(t.services);
-  agents = await loginActors(t.app);
-});
-afterAll(async () => { await t.close(); });
-beforeEach(async () => {
-  await restoreFixture(t.services);
-  await t.services.database.pool.query('truncate leads, clients, comments, files, activities, job_outbox restart identity cascade');
-});
-
-const q = async (sql: string, values: unknown[] = []) => (await t.services.database.pool.query(sql, values)).rows;
-const tokens = new Map<ActorName, string>();
-async function post(actor: ActorName, url: string, body: Record<string, unknown> = {}) {
-  if (!tokens.has(actor)) tokens.set(actor, await tokenFor(agents[actor], '/profile'));
-  return agents[actor].post(url).type('form').send({ _csrf: tokens.get(actor), ...body });
-}
+const f = useFixtureSuite();
+const { q, post } = f;
 const clientForm = (over: Record<string, unknown> = {}) => ({ groupId: GROUPS.A.id, name: 'ООО Ромашка', company: '', email: '', phone: '', website: '', address: '', notes: '', status: 'active', ...over });
 async function listNames(actor: ActorName, query: string) {
-  const res = await agents[actor].get(`/clients?${query}`);
+  const res = await f.agents[actor].get(`/clients?${query}`);
   expect(res.status).toBe(200);
   return [...res.text.matchAll(/href="\/clients\/\d+">([^<]+)</g)].map((m) => m[1]!.trim());
 }
@@ -53,14 +34,14 @@ describe('clients', () => {
     const [s] = await q("select data from activities where client_id = $1 and action = 'status_changed'", [c.id]);
     expect(s.data.changes).toEqual({ status: ['active', 'inactive'] });
     // The timeline names the client's own fields and statuses, in both languages (never a raw key).
-    const page = await agents.memberA.get(`/clients/${c.id}`);
+    const page = await f.agents.memberA.get(`/clients/${c.id}`);
     expect(page.text).toMatch(/Address<\/span>:\s*— → Тверская, 1/);
     expect(page.text).toMatch(/Status<\/span>:\s*Active → Inactive/);
     expect(page.text).not.toMatch(/(leads|clients)\.(fields|status)\./);
-    const ru = await agents.memberA.get(`/clients/${c.id}`).set('Accept-Language', 'ru');
+    const ru = await f.agents.memberA.get(`/clients/${c.id}`).set('Accept-Language', 'ru');
     expect(ru.text).toMatch(/Активный → Неактивный/);
     expect(ru.text).not.toMatch(/(leads|clients)\.(fields|status)\./);
-    expect((await agents.memberB.get(`/clients/${c.id}`)).status).toBe(404);
+    expect((await f.agents.memberB.get(`/clients/${c.id}`)).status).toBe(404);
     expect((await post('memberB', `/clients/${c.id}`, clientForm({ groupId: GROUPS.B.id }))).status).toBe(404);
   });
 
@@ -71,18 +52,18 @@ describe('clients', () => {
       const byNumber = [1, 2, 3].map((page) => listNames('memberA', `q=keyset&sort=created&dir=${dir}&page=${page}`));
       const expected = await Promise.all(byNumber);
       // No search: keyset links (the search above pages by number).
-      let html = (await agents.memberA.get(`/clients?sort=created&dir=${dir}`)).text;
+      let html = (await f.agents.memberA.get(`/clients?sort=created&dir=${dir}`)).text;
       const walked: string[][] = [];
       for (let page = 1; page <= 3; page++) {
         walked.push([...html.matchAll(/href="\/clients\/\d+">([^<]+)</g)].map((m) => m[1]!.trim()).filter((n) => n.startsWith('Keyset')));
         const next = link(html, 'next');
         if (page < 3) expect(next).toMatch(/after=\d+/);
-        if (next) html = (await agents.memberA.get(next)).text;
+        if (next) html = (await f.agents.memberA.get(next)).text;
       }
       expect(walked.flat()).toEqual(expected.flat());
       const prev = link(html, 'prev')!;
       expect(prev).toMatch(/before=\d+/);
-      const back = (await agents.memberA.get(prev)).text;
+      const back = (await f.agents.memberA.get(prev)).text;
       expect([...back.matchAll(/href="\/clients\/\d+">([^<]+)</g)].map((m) => m[1]!.trim()).filter((n) => n.startsWith('Keyset'))).toEqual(walked[1]);
     }
   });
@@ -105,8 +86,8 @@ describe('clients', () => {
 
   it('shows the export form to managers only', async () => {
     await post('memberA', '/clients', clientForm());
-    expect((await agents.managerA.get('/clients')).text).toContain('data-testid="export-form"');
-    expect((await agents.memberA.get('/clients')).text).not.toContain('data-testid="export-form"');
+    expect((await f.agents.managerA.get('/clients')).text).toContain('data-testid="export-form"');
+    expect((await f.agents.memberA.get('/clients')).text).not.toContain('data-testid="export-form"');
   });
 
   it('managers move clients to the trash and restore them; members cannot', async () => {
@@ -115,7 +96,7 @@ describe('clients', () => {
     expect((await post('memberA', `/clients/${c.id}/delete`)).status).toBe(403);
     expect((await post('managerA', `/clients/${c.id}/delete`)).status).toBe(303);
     expect(await listNames('managerA', '')).toEqual([]);
-    expect((await agents.managerA.get('/clients/trash')).text).toContain('Удаляемый');
+    expect((await f.agents.managerA.get('/clients/trash')).text).toContain('Удаляемый');
     expect((await post('managerA', `/clients/${c.id}/restore`)).status).toBe(303);
     expect(await listNames('managerA', '')).toEqual(['Удаляемый']);
   });

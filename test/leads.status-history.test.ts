@@ -1,29 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestApp, resetDatabase, tokenFor, type Agent, type TestApp } from './helpers/app.js';
-import { GROUPS, USERS, loginActors, restoreFixture, type ActorName } from './helpers/fixture.js';
+import { describe, expect, it } from 'vitest';
+import { tokenFor } from './helpers/app.js';
+import { GROUPS, USERS, useFixtureSuite } from './helpers/fixture.js';
 
 /** A lead's status changes in its history: status_changed with old → new, from the board and from the edit form. */
-let t: TestApp;
-let agents: Record<ActorName, Agent>;
-beforeAll(async () => {
-  t = await createTestApp();
-  await resetDatabase(t.services);
-  await restoreFixture(t.services);
-  agents = await loginActors(t.app);
-});
-afterAll(async () => { await t.close(); });
-beforeEach(async () => {
-  await restoreFixture(t.services);
-  await t.services.database.pool.query('truncate leads, clients, comments, files, activities, job_outbox restart identity cascade');
-  await t.services.database.pool.query('update users set locale = null');
-});
-
-const q = async (sql: string, values: unknown[] = []) => (await t.services.database.pool.query(sql, values)).rows;
-const tokens = new Map<ActorName, string>();
-async function post(actor: ActorName, url: string, body: Record<string, unknown> = {}) {
-  if (!tokens.has(actor)) tokens.set(actor, await tokenFor(agents[actor], '/profile'));
-  return agents[actor].post(url).type('form').send({ _csrf: tokens.get(actor), ...body });
-}
+const f = useFixtureSuite(['update users set locale = null']);
+const { q, post } = f;
 const leadForm = (over: Record<string, unknown> = {}) => ({ groupId: GROUPS.A.id, lastName: 'Иванов', firstName: 'Пётр', email: '', phone: '', company: '', source: '', status: 'new', value: '', description: '', ownerId: USERS.memberA.id, ...over });
 async function createLead(over: Record<string, unknown> = {}) {
   const res = await post('memberA', '/leads', leadForm(over));
@@ -32,10 +13,10 @@ async function createLead(over: Record<string, unknown> = {}) {
 }
 const history = (id: number) => q("select action, data, actor_id from activities where lead_id = $1 and action <> 'created' order by id", [id]);
 const moveOnBoard = async (id: number, status: string) =>
-  agents.memberA.post(`/leads/${id}/status`).set('HX-Request', 'true').set('x-csrf-token', await tokenFor(agents.memberA, '/leads/board')).type('form').send({ status });
+  f.agents.memberA.post(`/leads/${id}/status`).set('HX-Request', 'true').set('x-csrf-token', await tokenFor(f.agents.memberA, '/leads/board')).type('form').send({ status });
 /** The timeline's entries, as text, newest first. */
 async function timeline(id: number) {
-  const page = await agents.memberA.get(`/leads/${id}`);
+  const page = await f.agents.memberA.get(`/leads/${id}`);
   expect(page.status).toBe(200);
   const section = page.text.slice(page.text.indexOf('data-testid="timeline"'));
   return [...section.slice(0, section.indexOf('</section>')).matchAll(/<li class="border-l-2[^>]*>([\s\S]*?)<\/li>\s*(?=<li class="border-l-2|<\/ol>)/g)]

@@ -1,28 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestApp, resetDatabase, tokenFor, type Agent, type TestApp } from './helpers/app.js';
-import { GROUPS, USERS, loginActors, restoreFixture, type ActorName } from './helpers/fixture.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { GROUPS, USERS, useFixtureSuite, type ActorName } from './helpers/fixture.js';
 
-let t: TestApp;
-let agents: Record<ActorName, Agent>;
-beforeAll(async () => {
-  t = await createTestApp();
-  await resetDatabase(t.services);
-  await restoreFixture(t.services);
-  agents = await loginActors(t.app);
-});
-afterAll(async () => { await t.close(); });
-beforeEach(async () => {
-  // The access fixture's own records are not wanted here: every test makes the leads it needs.
-  await restoreFixture(t.services);
-  await t.services.database.pool.query('truncate leads, clients, comments, files, activities, job_outbox restart identity cascade');
-});
-
-const q = async (sql: string, values: unknown[] = []) => (await t.services.database.pool.query(sql, values)).rows;
-const tokens = new Map<ActorName, string>();
-async function post(actor: ActorName, url: string, body: Record<string, unknown> = {}) {
-  if (!tokens.has(actor)) tokens.set(actor, await tokenFor(agents[actor], '/profile'));
-  return agents[actor].post(url).type('form').send({ _csrf: tokens.get(actor), ...body });
-}
+const f = useFixtureSuite();
+const { q, post } = f;
 const leadForm = (over: Record<string, unknown> = {}) => ({ groupId: GROUPS.A.id, lastName: 'Иванов', firstName: 'Пётр', email: '', phone: '', company: '', source: '', status: 'new', value: '', description: '', ...over });
 async function createLead(actor: ActorName, over: Record<string, unknown> = {}) {
   const res = await post(actor, '/leads', leadForm(over));
@@ -31,7 +11,7 @@ async function createLead(actor: ActorName, over: Record<string, unknown> = {}) 
 }
 /** Names in the order the list shows them. */
 async function listNames(actor: ActorName, query: string) {
-  const res = await agents[actor].get(`/leads?${query}`);
+  const res = await f.agents[actor].get(`/leads?${query}`);
   expect(res.status).toBe(200);
   return [...res.text.matchAll(/href="\/leads\/\d+">([^<]+)</g)].map((m) => m[1]!.trim());
 }
@@ -41,7 +21,7 @@ describe('creating and editing leads', () => {
     const id = await createLead('memberA', { email: 'Petr@Romashka.ru', phone: '+7 (495) 123-45-67', value: '12 500,50', source: 'referral' });
     const [lead] = await q('select owner_id, created_by_id, email, value from leads where id = $1', [id]);
     expect(lead).toEqual({ owner_id: USERS.memberA.id, created_by_id: USERS.memberA.id, email: 'petr@romashka.ru', value: '12500.50' });
-    const page = await agents.memberA.get(`/leads/${id}`);
+    const page = await f.agents.memberA.get(`/leads/${id}`);
     expect(page.text).toContain('Иванов Пётр');
     expect(page.text).toMatch(/Created/);
   });
@@ -70,7 +50,7 @@ describe('creating and editing leads', () => {
     expect(activity.data.changes).toEqual({ value: ['100.00', '250.00'], company: [null, 'ООО Ромашка'] });
     const [status] = await q("select data from activities where lead_id = $1 and action = 'status_changed'", [id]);
     expect(status.data.changes).toEqual({ status: ['new', 'contacted'] });
-    const page = await agents.memberA.get(`/leads/${id}`);
+    const page = await f.agents.memberA.get(`/leads/${id}`);
     expect(page.text).toContain('New → Contacted');
   });
 
@@ -100,7 +80,7 @@ describe('creating and editing leads', () => {
 describe('access', () => {
   it("another group's lead is 404 everywhere, and never in the list", async () => {
     const id = await createLead('memberA', { lastName: 'Секретов' });
-    for (const url of [`/leads/${id}`, `/leads/${id}/edit`, `/leads/${id}/convert`]) expect((await agents.memberB.get(url)).status).toBe(404);
+    for (const url of [`/leads/${id}`, `/leads/${id}/edit`, `/leads/${id}/convert`]) expect((await f.agents.memberB.get(url)).status).toBe(404);
     expect((await post('memberB', `/leads/${id}`, leadForm())).status).toBe(404);
     expect((await post('memberB', `/leads/${id}/comments`, { body: 'hi' })).status).toBe(404);
     expect((await post('memberB', `/leads/${id}/convert`)).status).toBe(404);
@@ -115,7 +95,7 @@ describe('access', () => {
     expect(await listNames('memberA', 'sort=name&dir=asc')).toEqual(['Мой Пётр']);
     expect(await listNames('managerA', 'sort=name&dir=asc')).toEqual(['Мой Пётр', 'Чужой Пётр']);
     const [other] = await q("select id from leads where last_name = 'Чужой'");
-    expect((await agents.memberA.get(`/leads/${other.id}`)).status).toBe(404);
+    expect((await f.agents.memberA.get(`/leads/${other.id}`)).status).toBe(404);
   });
 
   it('members cannot delete; managers move leads to the trash, restore them, or delete them for good', async () => {
@@ -123,9 +103,9 @@ describe('access', () => {
     expect((await post('memberA', `/leads/${id}/delete`)).status).toBe(403);
     expect((await post('managerA', `/leads/${id}/delete`)).status).toBe(303);
     expect(await listNames('managerA', '')).toEqual([]);
-    expect((await agents.managerA.get(`/leads/${id}`)).status).toBe(404);
-    expect((await agents.managerA.get('/leads/trash')).text).toContain('Удаляемый');
-    expect((await agents.memberA.get('/leads/trash')).status).toBe(403);
+    expect((await f.agents.managerA.get(`/leads/${id}`)).status).toBe(404);
+    expect((await f.agents.managerA.get('/leads/trash')).text).toContain('Удаляемый');
+    expect((await f.agents.memberA.get('/leads/trash')).status).toBe(403);
     expect((await post('managerA', `/leads/${id}/restore`)).status).toBe(303);
     expect(await listNames('managerA', '')).toEqual(['Удаляемый Пётр']);
     await post('managerA', `/leads/${id}/delete`);
@@ -166,7 +146,7 @@ describe('the list', () => {
   it('sorts by an allow-listed column either way; anything else falls back to the default order', async () => {
     expect(await listNames('memberA', 'sort=value&dir=desc')).toEqual(['Smith Anna', 'Иванов Иван', 'Brown Bob', 'Петрова Ольга']);
     expect(await listNames('memberA', 'sort=value&dir=asc')).toEqual(['Brown Bob', 'Иванов Иван', 'Smith Anna', 'Петрова Ольга']);
-    const evil = await agents.memberA.get('/leads?sort=value;drop table leads&dir=sideways');
+    const evil = await f.agents.memberA.get('/leads?sort=value;drop table leads&dir=sideways');
     expect(evil.status).toBe(200);
     expect(await listNames('memberA', 'sort=(select 1)')).toEqual(await listNames('memberA', ''));
     expect(await q('select count(*)::int as n from leads')).toEqual([{ n: 4 }]);
@@ -174,13 +154,13 @@ describe('the list', () => {
 
   it('paginates with the total shown and every filter kept in the links', async () => {
     for (let i = 0; i < 30; i++) await q(`insert into leads (group_id, last_name, status, created_by_id) values ($1, $2, 'new', $3)`, [GROUPS.A.id, `Bulk${String(i).padStart(2, '0')}`, USERS.memberA.id]);
-    const res = await agents.memberA.get('/leads?status=new&sort=name&dir=asc');
+    const res = await f.agents.memberA.get('/leads?status=new&sort=name&dir=asc');
     expect(res.text).toContain('31 leads');
     expect(res.text).toContain('href="/leads?status=new&amp;sort=name&amp;dir=asc&amp;page=2"');
     const second = await listNames('memberA', 'status=new&sort=name&dir=asc&page=2');
     expect(second).toHaveLength(6);
     // htmx gets the results fragment only.
-    const fragment = await agents.memberA.get('/leads?status=new').set('HX-Request', 'true').set('HX-Target', 'lead-results');
+    const fragment = await f.agents.memberA.get('/leads?status=new').set('HX-Request', 'true').set('HX-Target', 'lead-results');
     expect(fragment.text).not.toContain('<html');
     expect(fragment.text).toContain('31 leads');
   });
@@ -192,35 +172,35 @@ describe('the list', () => {
     const prevHref = (html: string) => /<a[^>]*href="([^"]+)"[^>]*rel="prev"/.exec(html)?.[1]?.replaceAll('&amp;', '&');
     const names = (html: string) => [...html.matchAll(/href="\/leads\/\d+">([^<]+)</g)].map((m) => m[1]!.trim());
 
-    const first = (await agents.memberA.get('/leads?status=new')).text;
+    const first = (await f.agents.memberA.get('/leads?status=new')).text;
     const toSecond = nextHref(first)!;
     expect(toSecond).toMatch(/^\/leads\?status=new&page=2&after=\d+$/);
     // A lead added at the top after page 1 was shown: page 2 by number would repeat a row; the link does not.
     await q(`insert into leads (group_id, last_name, status, created_by_id) values ($1, 'Newest', 'new', $2)`, [GROUPS.A.id, USERS.memberA.id]);
-    const second = (await agents.memberA.get(toSecond)).text;
+    const second = (await f.agents.memberA.get(toSecond)).text;
     // Page 1 was the fixture's one new lead and Page01–Page24.
     expect(names(second)).toEqual(Array.from({ length: 25 }, (_, i) => `Page${i + 25}`));
     expect(second).toContain('Page 2 of 3');
     const byNumber = await listNames('memberA', 'status=new&page=2');
     expect(byNumber[0]).toBe('Page24');
 
-    const third = (await agents.memberA.get(nextHref(second)!)).text;
+    const third = (await f.agents.memberA.get(nextHref(second)!)).text;
     expect(names(third)).toEqual(Array.from({ length: 11 }, (_, i) => `Page${50 + i}`));
     expect(nextHref(third)).toBeUndefined();
     const back = prevHref(third)!;
     expect(back).toMatch(/page=2&before=\d+$/);
-    expect(names((await agents.memberA.get(back)).text)).toEqual(names(second));
+    expect(names((await f.agents.memberA.get(back)).text)).toEqual(names(second));
     // Back to page 1 is the plain first page.
     expect(prevHref(second)).toBe('/leads?status=new');
 
     // A cursor naming a lead of another group (or anything odd) is not a way to probe it: the page number counts.
     const foreign = ((await q(`insert into leads (group_id, last_name, status, created_by_id) values ($1, 'Foreign', 'new', $2) returning id`, [GROUPS.B.id, USERS.memberB.id]))[0] as { id: number }).id;
-    expect(names((await agents.memberA.get(`/leads?status=new&page=2&after=${foreign}`)).text)).toEqual(await listNames('memberA', 'status=new&page=2'));
-    expect((await agents.memberA.get('/leads?status=new&after=abc&before=-1')).status).toBe(200);
+    expect(names((await f.agents.memberA.get(`/leads?status=new&page=2&after=${foreign}`)).text)).toEqual(await listNames('memberA', 'status=new&page=2'));
+    expect((await f.agents.memberA.get('/leads?status=new&after=abc&before=-1')).status).toBe(200);
   });
 
   it('the total follows every change, by any process: counts are reused only while the groups are unchanged', async () => {
-    const total = async (actor: ActorName, query = '') => /data-testid="total">([^<]*)</.exec((await agents[actor].get(`/leads?${query}`)).text)![1]!.trim();
+    const total = async (actor: ActorName, query = '') => /data-testid="total">([^<]*)</.exec((await f.agents[actor].get(`/leads?${query}`)).text)![1]!.trim();
     const insert = (group: number, name: string) =>
       q(`insert into leads (group_id, last_name, status, created_by_id) values ($1, $2, 'new', $3)`, [group, name, USERS.memberA.id]);
     expect(await total('memberA')).not.toBe('0 leads');
@@ -253,7 +233,7 @@ describe('the list', () => {
   it('counts up to 10,000 and says "10,000+" beyond; pages stop at 400, and a search still finds the oldest match', async () => {
     await q(`insert into leads (group_id, last_name, status, created_by_id, created_at)
              select $1, 'Mass' || i, 'new', $2, now() - make_interval(mins => i) from generate_series(1, 10050) i`, [GROUPS.A.id, USERS.memberA.id]);
-    const res = await agents.memberA.get('/leads');
+    const res = await f.agents.memberA.get('/leads');
     expect(res.text).toContain('10,000+ leads');
     expect(res.text).toContain('Page 1 of 400');
     const last = await listNames('memberA', 'page=400');
@@ -261,16 +241,16 @@ describe('the list', () => {
     const [deepest] = await q("select last_name from leads where status <> 'converted' order by created_at desc, id desc offset 9975 limit 1");
     expect(last[0]).toBe(deepest.last_name);
     // Past the cap: no page (and no query that deep), and no link further on.
-    const beyond = await agents.memberA.get('/leads?page=401');
+    const beyond = await f.agents.memberA.get('/leads?page=401');
     expect(beyond.status).toBe(200);
     expect([...beyond.text.matchAll(/href="\/leads\/\d+">/g)]).toHaveLength(0);
     expect(beyond.text).not.toContain('rel="next"');
     // A search sorts all of its matches, so the oldest one is found first when asked for.
     expect(await listNames('memberA', 'q=mass1005&sort=created&dir=asc')).toEqual(['Mass10050', 'Mass1005']);
-    const exact = await agents.memberA.get('/leads?q=mass1005');
+    const exact = await f.agents.memberA.get('/leads?q=mass1005');
     expect(exact.text).toContain('2 leads');
     // Russian: the same cap, in the plural form for 10 000.
-    const ru = await agents.memberA.get('/leads').set('Accept-Language', 'ru');
+    const ru = await f.agents.memberA.get('/leads').set('Accept-Language', 'ru');
     expect(ru.text).toMatch(/10[\s\u00a0\u202f]000\+/);
   }, 60_000);
 
@@ -286,7 +266,7 @@ describe('the list', () => {
 describe('owner choices follow the directory', () => {
   /** The owner filter's people, as the list page shows them. */
   async function ownerOptions(actor: ActorName) {
-    const res = await agents[actor].get('/leads');
+    const res = await f.agents[actor].get('/leads');
     const select = /<select[^>]*name="owner"[\s\S]*?<\/select>/.exec(res.text)![0];
     return [...select.matchAll(/<option value="(\d+)"[^>]*>([^<]*)</g)].map((m) => `${m[1]}:${m[2]}`);
   }
@@ -303,7 +283,7 @@ describe('owner choices follow the directory', () => {
     await q('update users set name = $2 where id = $1', [USERS.memberB.id, 'Борис <b>"Новиков" & Co</b>']);
     expect(await ownerOptions('memberA')).toContain(`${USERS.memberB.id}:Борис &lt;b&gt;&quot;Новиков&quot; &amp; Co&lt;/b&gt;`);
     // The chosen owner stays selected.
-    const filtered = await agents.memberA.get(`/leads?owner=${USERS.memberB.id}`);
+    const filtered = await f.agents.memberA.get(`/leads?owner=${USERS.memberB.id}`);
     expect(filtered.text).toContain(`<option value="${USERS.memberB.id}" selected>`);
 
     await q('update users set active = false where id = $1', [USERS.subjectA.id]);
@@ -324,7 +304,7 @@ describe('comments', () => {
     const id = await createLead('memberA');
     const body = 'Line one <script>alert(1)</script>\n<img src=x onerror=alert(2)> javascript:alert(3) https://example.com/a?b=1&c=2.';
     expect((await post('memberA', `/leads/${id}/comments`, { body })).status).toBe(303);
-    const page = await agents.memberA.get(`/leads/${id}`);
+    const page = await f.agents.memberA.get(`/leads/${id}`);
     expect(page.text).not.toContain('<script>alert(1)');
     expect(page.text).not.toContain('<img src=x');
     expect(page.text).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
@@ -348,7 +328,7 @@ describe('comments', () => {
     const [c] = await q('select id from comments');
     expect((await post('managerA', `/comments/${c.id}`, { body: 'manager edit' })).status).toBe(303);
     expect((await post('memberA', `/comments/${c.id}`, { body: 'second version' })).status).toBe(303);
-    const page = await agents.memberA.get(`/leads/${id}`);
+    const page = await f.agents.memberA.get(`/leads/${id}`);
     expect(page.text).toContain('second version');
     expect(page.text).toContain('edited');
     expect((await post('memberB', `/comments/${c.id}/delete`)).status).toBe(404);
@@ -383,7 +363,7 @@ describe('conversion', () => {
     expect(await q('select count(*)::int as n, count(client_id)::int as on_client from comments')).toEqual([{ n: 1, on_client: 1 }]);
     expect((await q('select count(*)::int as n from activities where client_id = $1', [clientId]))[0].n).toBe(before[0].n + 1);
 
-    const clientPage = await agents.memberA.get(`/clients/${clientId}`);
+    const clientPage = await f.agents.memberA.get(`/clients/${clientId}`);
     expect(clientPage.text).toContain('Позвонил, ждёт КП');
     expect(clientPage.text).toContain('Converted into the client Пётр Иванов');
     expect(clientPage.text).toContain('New → Qualified');
@@ -391,7 +371,7 @@ describe('conversion', () => {
     // Read-only: no edits, no comments; the page links to the client.
     expect((await post('memberA', `/leads/${id}`, leadForm())).status).toBe(409);
     expect((await post('memberA', `/leads/${id}/comments`, { body: 'late' })).status).toBe(409);
-    const leadPage = await agents.memberA.get(`/leads/${id}`);
+    const leadPage = await f.agents.memberA.get(`/leads/${id}`);
     expect(leadPage.text).toContain(`href="/clients/${clientId}"`);
   });
 
@@ -409,7 +389,7 @@ describe('conversion', () => {
 
   it('the "create client from this lead" form is prefilled, editable, and validated', async () => {
     const id = await createLead('memberA', { company: 'ООО Ромашка' });
-    const form = await agents.memberA.get(`/leads/${id}/convert`);
+    const form = await f.agents.memberA.get(`/leads/${id}/convert`);
     expect(form.text).toContain('value="Пётр Иванов"');
     const bad = await post('memberA', `/leads/${id}/convert`, { name: 'Ромашка', email: 'nope', address: 'Москва' });
     expect(bad.status).toBe(422);
@@ -428,7 +408,7 @@ describe('conversion', () => {
     await post('managerA', `/leads/${id}/delete`);
     expect((await post('managerA', `/leads/${id}/purge`)).status).toBe(303);
     expect(await q('select 1 from leads where id = $1', [id])).toHaveLength(0);
-    const page = await agents.memberA.get(`/clients/${clientId}`);
+    const page = await f.agents.memberA.get(`/clients/${clientId}`);
     expect(page.text).toContain('stays with the client');
     expect(page.text).toContain('Converted into the client');
   });

@@ -4,7 +4,8 @@ import request from 'supertest';
 import { storedPath, thumbPath } from '../../src/modules/files/files.storage.js';
 import type { Express } from 'express';
 import type { Services } from '../../src/services.js';
-import { PASSWORD, login, type Agent } from './app.js';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { PASSWORD, createTestApp, login, resetDatabase, tokenFor, type Agent, type TestApp } from './app.js';
 
 /**
  * The access fixture: groups A and B; one user per actor kind, and a subject user in each group who is
@@ -51,7 +52,7 @@ export async function restoreFixture(services: Services) {
   for (const [name, u] of Object.entries(USERS)) {
     await q(
       `insert into users (id, email, name, password_hash, role, active) overriding system value values ($1, $2, $3, $4, $5, true)
-       on conflict (id) do update set email = excluded.email, role = excluded.role, active = true`,
+       on conflict (id) do update set email = excluded.email, name = excluded.name, role = excluded.role, active = true`,
       [u.id, u.email, name, hash, u.role],
     );
   }
@@ -103,4 +104,42 @@ async function restoreRecords(services: Services) {
     fs.writeFileSync(thumbPath(services.env.UPLOAD_DIR, FILE_STORAGE[s]), 'not really a webp');
   }
   for (const t of ['leads', 'clients', 'comments', 'files']) await q(`select setval(pg_get_serial_sequence('${t}', 'id'), 100)`);
+}
+
+/** What a file of record tests works with: the app, one signed-in agent per actor, SQL, and a form POST with CSRF. */
+export interface FixtureSuite {
+  t: TestApp;
+  agents: Record<ActorName, Agent>;
+  q(sql: string, values?: unknown[]): Promise<any[]>;
+  post(actor: ActorName, url: string, body?: Record<string, unknown>): ReturnType<Agent['post']>;
+}
+
+/**
+ * The hooks of a file of record tests: one app and the actors signed in for the file; before each test the
+ * fixture put back and the records it made removed (plus `beforeEachSql`), so every test makes the rows it needs.
+ */
+export function useFixtureSuite(beforeEachSql: string[] = []): FixtureSuite {
+  const tokens = new Map<ActorName, string>();
+  const s = {
+    q: async (sql: string, values: unknown[] = []) => (await s.t.services.database.pool.query(sql, values)).rows,
+    async post(actor: ActorName, url: string, body: Record<string, unknown> = {}) {
+      if (!tokens.has(actor)) tokens.set(actor, await tokenFor(s.agents[actor], '/profile'));
+      return s.agents[actor].post(url).type('form').send({ _csrf: tokens.get(actor), ...body });
+    },
+  } as FixtureSuite;
+  beforeAll(async () => {
+    s.t = await createTestApp();
+    await resetDatabase(s.t.services);
+    await restoreFixture(s.t.services);
+    s.agents = await loginActors(s.t.app);
+  });
+  afterAll(async () => {
+    await s.t.close();
+  });
+  beforeEach(async () => {
+    await restoreFixture(s.t.services);
+    await s.q('truncate leads, clients, comments, files, activities, job_outbox restart identity cascade');
+    for (const sql of beforeEachSql) await s.q(sql);
+  });
+  return s;
 }
