@@ -101,10 +101,10 @@ export const clientsRepository = {
     count.catch(() => undefined); // awaited below; not an unhandled rejection if the page query fails first
     // Next/prev links name the row to continue from (keyset), as on the lead list.
     const keyed = q.q ? undefined : KEYSET_SORTS[q.sort as keyof typeof KEYSET_SORTS];
-    const after = keyed && keysetCondition(clients, keyed, clients.id, q.dir, q, clientScope(actor));
-    if (after) {
+    const fromCursor = keyed && keysetCondition(clients, keyed, clients.id, q.dir, q, clientScope(actor));
+    if (fromCursor) {
       const backwards = q.before !== undefined && q.after === undefined;
-      const items = await page(and(where, after)!, clientOrder(backwards ? { sort: q.sort, dir: q.dir === 'desc' ? 'asc' : 'desc' } : q), 0);
+      const items = await page(and(where, fromCursor)!, clientOrder(backwards ? { sort: q.sort, dir: q.dir === 'desc' ? 'asc' : 'desc' } : q), 0);
       if (backwards) items.reverse();
       if (items.length) return { items, ...(await count), keyset: true };
     }

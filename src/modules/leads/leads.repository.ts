@@ -116,11 +116,11 @@ export const leadsRepository = {
     count.catch(() => undefined); // awaited below; not an unhandled rejection if the page query fails first
     // Next/prev links name the row to continue from (keyset): no OFFSET, however deep.
     const keyed = KEYSET_SORTS[q.sort as keyof typeof KEYSET_SORTS];
-    const after = keyed && keysetCondition(leads, keyed, leads.id, q.dir, q, leadScope(actor));
-    if (after) {
+    const fromCursor = keyed && keysetCondition(leads, keyed, leads.id, q.dir, q, leadScope(actor));
+    if (fromCursor) {
       const backwards = q.before !== undefined && q.after === undefined;
       const reversed = sql.raw(q.dir === 'desc' ? 'asc' : 'desc');
-      const items = await rows(ids(and(where, after)!, backwards ? [sql`${keyed} ${reversed}`, sql`${leads.id} ${reversed}`] : order, 0));
+      const items = await rows(ids(and(where, fromCursor)!, backwards ? [sql`${keyed} ${reversed}`, sql`${leads.id} ${reversed}`] : order, 0));
       if (items.length) return { items, ...(await count), keyset: true };
     }
     const [items, counted] = await Promise.all([beyondCap(offset) && !opts.deep ? [] : rows(ids(where, order, offset)), count]);
