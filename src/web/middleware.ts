@@ -43,6 +43,7 @@ export function currentUser(env: Env, users: UsersService): RequestHandler {
     if (!s?.userId) return next();
     // Read with the session when the store brought it (one round trip for both), else on its own.
     const companion = req.sessionCompanion as UserWithMemberships | undefined;
+    req.sessionCompanion = undefined; // used once: a session changed later in the request is not what it described
     const found = companion ? users.activeActorOf(companion) : await users.findActiveActor(s.userId);
     const expired = !s.loginAt || Date.now() - s.loginAt > absoluteMs;
     if (!found || found.user.sessionVersion !== s.sessionVersion || expired) {
