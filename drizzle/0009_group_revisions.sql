@@ -28,10 +28,12 @@ CREATE TRIGGER "leads_revision_delete" AFTER DELETE ON "leads" REFERENCING OLD T
 CREATE TRIGGER "clients_revision_insert" AFTER INSERT ON "clients" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_group_revisions();--> statement-breakpoint
 CREATE TRIGGER "clients_revision_update" AFTER UPDATE ON "clients" REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_group_revisions();--> statement-breakpoint
 CREATE TRIGGER "clients_revision_delete" AFTER DELETE ON "clients" REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_group_revisions();--> statement-breakpoint
--- TRUNCATE has no transition table: every group's revision moves.
+-- TRUNCATE has no transition table: every group's revision moves (also of groups that had no row yet).
 CREATE FUNCTION "bump_all_group_revisions"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE group_revisions SET revision = nextval('group_revision_seq') WHERE group_id IN (SELECT group_id FROM group_revisions ORDER BY group_id FOR UPDATE);
+  INSERT INTO group_revisions (group_id, revision)
+    SELECT id, nextval('group_revision_seq') FROM (SELECT id FROM groups ORDER BY id) g
+    ON CONFLICT (group_id) DO UPDATE SET revision = excluded.revision;
   RETURN NULL;
 END $$;--> statement-breakpoint
 CREATE TRIGGER "leads_revision_truncate" AFTER TRUNCATE ON "leads" FOR EACH STATEMENT EXECUTE FUNCTION bump_all_group_revisions();--> statement-breakpoint
@@ -54,3 +56,6 @@ CREATE TRIGGER "memberships_directory" AFTER INSERT OR UPDATE OR DELETE OR TRUNC
 CREATE TRIGGER "groups_directory" AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "groups" FOR EACH STATEMENT EXECUTE FUNCTION bump_directory_revision();--> statement-breakpoint
 CREATE TRIGGER "users_directory" AFTER UPDATE OF "name", "active" ON "users" FOR EACH STATEMENT EXECUTE FUNCTION bump_directory_revision();--> statement-breakpoint
 INSERT INTO directory_revision (id, revision) VALUES (true, nextval('group_revision_seq'));
+--> statement-breakpoint
+-- Groups that already have records start with a revision, so the first change to them is a change of string.
+INSERT INTO group_revisions (group_id, revision) SELECT id, nextval('group_revision_seq') FROM (SELECT id FROM groups ORDER BY id) g ON CONFLICT DO NOTHING;

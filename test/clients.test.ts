@@ -45,7 +45,7 @@ describe('clients', () => {
     expect((await post('memberB', `/clients/${c.id}`, clientForm({ groupId: GROUPS.B.id }))).status).toBe(404);
   });
 
-  it('next and prev continue from a row (keyset), in both directions of the date sorts', async () => {
+  it('next and prev continue from a row (keyset), in both directions of the creation order', async () => {
     await q(`insert into clients (group_id, created_by_id, name, created_at) select $1, $2, 'Keyset ' || lpad(i::text, 2, '0'), '2026-02-01'::timestamptz + make_interval(hours => i / 2) from generate_series(1, 55) i`, [GROUPS.A.id, USERS.memberA.id]);
     const link = (html: string, rel: string) => new RegExp(`<a[^>]*href="([^"]+)"[^>]*rel="${rel}"`).exec(html)?.[1]?.replaceAll('&amp;', '&');
     for (const dir of ['asc', 'desc']) {
@@ -65,7 +65,15 @@ describe('clients', () => {
       expect(prev).toMatch(/before=\d+/);
       const back = (await f.agents.memberA.get(prev)).text;
       expect([...back.matchAll(/href="\/clients\/\d+">([^<]+)</g)].map((m) => m[1]!.trim()).filter((n) => n.startsWith('Keyset'))).toEqual(walked[1]);
+      // The export form of a page reached by a link carries the filters and order, not the cursor.
+      const managers = (await f.agents.managerA.get(prev)).text;
+      expect(managers).toContain('name="format"');
+      expect(managers).not.toMatch(/name="(after|before)"/);
     }
+    // An export URL that has a cursor anyway (an old link) still works.
+    const exported = await f.agents.managerA.get('/clients/export?format=csv&page=2&after=1&before=2');
+    expect(exported.status).toBe(200);
+    expect(exported.headers['content-type']).toMatch(/text\/csv/);
   });
 
   it('lists with search, status, "came from a lead" and sorting; only the actor\'s groups', async () => {

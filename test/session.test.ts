@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
 import type session from 'express-session';
 import type { Request } from 'express';
-import { createTestApp, login, logout, resetDatabase, type TestApp } from './helpers/app.js';
+import { createTestApp, login, logout, resetDatabase, tokenFor, type TestApp } from './helpers/app.js';
 import { restoreFixture, USERS } from './helpers/fixture.js';
 import { sessionStore } from '../src/web/session.js';
 
@@ -66,5 +66,21 @@ describe('the session store', () => {
     const again = await agent.get('/profile');
     expect(again.status).toBe(303);
     expect(again.headers.location).toMatch(/\/login/);
+  });
+
+  it('a form that redirects moves the stored idle deadline forward with the cookie (no early sign-out)', async () => {
+    const agent = request.agent(t.app);
+    expect((await login(agent, USERS.memberB.email)).status).toBe(303);
+    const [sid] = await sidsOf(USERS.memberB.id);
+    const _csrf = await tokenFor(agent, '/profile');
+    // As if the last save was long ago: five minutes left, and the keep-alive's minute has passed.
+    await q(
+      `update session set expire = now() + interval '5 minutes',
+         sess = jsonb_set(jsonb_set(sess::jsonb, '{seenAt}', '0'), '{cookie,expires}', to_jsonb(now() + interval '5 minutes'))::json where sid = $1`,
+      [sid],
+    );
+    expect((await agent.post('/language').type('form').send({ _csrf, locale: 'ru', back: '/profile' })).status).toBe(303);
+    const [{ minutes }] = await q(`select extract(epoch from expire - now()) / 60 as minutes from session where sid = $1`, [sid]);
+    expect(Number(minutes)).toBeGreaterThan(t.services.env.SESSION_IDLE_MINUTES - 2);
   });
 });

@@ -15,7 +15,6 @@ export function createLogger(level: string, pretty = false): Logger {
   if (level === 'silent') return pino(options);
   // Lines are buffered (up to 4 KiB, at most FLUSH_MS) instead of one write() per line: an access-log line per
   // request was a system call per request. pino writes what is left when the process exits (also on a crash).
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  setInterval(() => destination.flush(), FLUSH_MS).unref();
-  return pino(options, destination);
+  // SIGKILL (or the OOM killer) loses what is in the buffer: at most FLUSH_MS or 4 KiB of lines.
+  return pino(options, pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: FLUSH_MS }));
 }

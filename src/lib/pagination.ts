@@ -4,16 +4,17 @@ export const PAGE_SIZES = [25, 50, 100] as const;
 
 const rowId = z.coerce.number().int().positive().max(2 ** 31 - 1).optional().catch(undefined);
 
-/**
- * page and perPage from a query string; anything odd falls back to the first page of 25. `after`/`before`: the
- * id of the row the page follows or precedes (keyset links, see toPage); lists that cannot use them read `page`.
- */
+/** page and perPage from a query string; anything odd falls back to the first page of 25. */
 export const pageQuery = z.object({
   page: z.coerce.number().int().min(1).max(100_000).catch(1),
   perPage: z.coerce.number().int().refine((n) => (PAGE_SIZES as readonly number[]).includes(n)).catch(25),
-  after: rowId,
-  before: rowId,
 });
+
+/**
+ * The keyset links' parameters, for the lists that read them (leads, clients): the id of the row the page
+ * follows or precedes (see toPage). Where they cannot be used, the page number counts.
+ */
+export const cursorQuery = { after: rowId, before: rowId };
 export type PageQuery = z.infer<typeof pageQuery>;
 
 export interface Page<T> {

@@ -33,6 +33,9 @@ export const saveBeforeRedirect: RequestHandler = (req, res, next) => {
   const redirect = res.redirect.bind(res) as (...args: unknown[]) => void;
   res.redirect = ((...args: unknown[]) => {
     if (!req.session) return redirect(...args);
+    // express-session moves the cookie's expiry forward only when the response ends, after this save: without
+    // the touch the stored expiry stayed the old one while the browser got the new (signed out too early).
+    req.session.touch();
     req.session.save((err) => (err ? next(err) : redirect(...args)));
   }) as typeof res.redirect;
   next();

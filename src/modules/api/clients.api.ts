@@ -1,7 +1,7 @@
 import type { Services } from '../../services.js';
 import { clientListQuery, type ClientInput } from '../clients/clients.schemas.js';
 import type { ApiRouter } from './http.js';
-import { listQueryDocs } from './leads.api.js';
+import { cursorQueryDocs, listQueryDocs } from './leads.api.js';
 import { recordCrudApi } from './records.crud.js';
 import { PATCHABLE } from './schemas.js';
 import * as S from './serialize.js';
@@ -11,7 +11,7 @@ export function clientsApi(api: ApiRouter, services: Services) {
   recordCrudApi(api, {
     plural: 'clients', singular: 'client', tag: 'Clients', service: services.clients,
     listQuery: clientListQuery,
-    listQueryDocs,
+    listQueryDocs: { ...listQueryDocs, ...cursorQueryDocs },
     schemas: { detail: 'Client', page: 'ClientPage', input: 'ClientInput', patch: 'ClientPatch' },
     patchable: PATCHABLE.client,
     summaryOf: S.clientSummary,

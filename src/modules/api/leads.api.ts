@@ -12,7 +12,11 @@ import * as S from './serialize.js';
 export const listQueryDocs = {
   perPage: { type: 'integer', enum: [...PER_PAGE], default: 25 },
   page: { type: 'integer', minimum: 1, default: 1 },
-  after: { type: 'integer', minimum: 1, description: 'Set by links.next: the id of the row this page continues after (keyset paging, when sorted by created or updated date without a text search; otherwise page counts). An id the token cannot see is ignored.' },
+};
+
+/** The keyset links' parameters (leads and clients lists only). */
+export const cursorQueryDocs = {
+  after: { type: 'integer', minimum: 1, description: 'Set by links.next: the id of the row this page continues after (keyset paging, in the default order by creation without a text search; otherwise page counts). An id the token cannot see is ignored.' },
   before: { type: 'integer', minimum: 1, description: 'Set by links.prev: the id of the row this page ends before (as after).' },
 };
 
@@ -24,7 +28,7 @@ export function leadsApi(api: ApiRouter, services: Services) {
   recordCrudApi(api, {
     plural: 'leads', singular: 'lead', tag: 'Leads', service: leads,
     listQuery: leadListQuery,
-    listQueryDocs: { ...listQueryDocs, status: { type: 'array', items: { type: 'string', enum: [...LEAD_STATUSES] } } },
+    listQueryDocs: { ...listQueryDocs, ...cursorQueryDocs, status: { type: 'array', items: { type: 'string', enum: [...LEAD_STATUSES] } } },
     schemas: { detail: 'Lead', page: 'LeadPage', input: 'LeadInput', patch: 'LeadPatch' },
     patchable: PATCHABLE.lead,
     summaryOf: S.leadSummary,

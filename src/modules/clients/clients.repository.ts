@@ -4,7 +4,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { clients, groups, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { beyondCap, cappedCount, dateRange, keysetCondition, searchCondition, type ListOptions } from '../records/list.js';
+import { beyondCap, cappedCount, dateRange, keysetPage, searchCondition, type ListOptions } from '../records/list.js';
 import { scopeRevision } from '../records/revisions.js';
 import type { ClientFilters, ClientListQuery } from './clients.schemas.js';
 
@@ -40,9 +40,6 @@ const SORTS = {
   status: sql`${clients.status}`,
   owner: sql`lower(${owner.name})`,
 } as const;
-
-/** The sorts whose key is never null, so pages can continue from a row (keyset) instead of an OFFSET. */
-const KEYSET_SORTS = { created: clients.createdAt, updated: clients.updatedAt } as const;
 
 /** ORDER BY of the list and of the export: the same order, ties broken by id. */
 export function clientOrder(f: Pick<ClientFilters, 'sort' | 'dir'>): SQL[] {
@@ -100,16 +97,15 @@ export const clientsRepository = {
     const count = cappedCount(db, clients, where, scopeRevision(actor));
     count.catch(() => undefined); // awaited below; not an unhandled rejection if the page query fails first
     // Next/prev links name the row to continue from (keyset), as on the lead list.
-    const keyed = q.q ? undefined : KEYSET_SORTS[q.sort as keyof typeof KEYSET_SORTS];
-    const fromCursor = keyed && keysetCondition(clients, keyed, clients.id, q.dir, q, clientScope(actor));
-    if (fromCursor) {
-      const backwards = q.before !== undefined && q.after === undefined;
-      const items = await page(and(where, fromCursor)!, clientOrder(backwards ? { sort: q.sort, dir: q.dir === 'desc' ? 'asc' : 'desc' } : q), 0);
-      if (backwards) items.reverse();
+    const cursorable = q.sort === 'created' && !q.q;
+    const keyset = cursorable ? keysetPage(clients, clients.createdAt, clients.id, q.dir, q, clientScope(actor)) : undefined;
+    if (keyset) {
+      const items = await page(and(where, keyset.condition)!, keyset.order, 0);
+      if (keyset.backwards) items.reverse();
       if (items.length) return { items, ...(await count), keyset: true };
     }
     const [items, counted] = await Promise.all([beyondCap(offset) && !opts.deep ? [] : page(where, clientOrder(q), offset), count]);
-    return { items, ...counted, keyset: !!keyed };
+    return { items, ...counted, keyset: cursorable };
   },
   async count(db: DbOrTx, actor: Actor, f: ClientFilters) {
     const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(clients).where(clientWhere(actor, f));

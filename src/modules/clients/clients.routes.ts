@@ -25,7 +25,7 @@ export function clientsRoutes(services: Services): Router {
     const page = toPage(items, total, q, '/clients', req.query, capped, { keyset });
     const sortHref = (key: string) => queryHref('/clients', req.query, { sort: key, dir: q.sort === key && q.dir === 'desc' ? 'asc' : 'desc' });
     // The export form carries exactly the list's filters and order (not the page).
-    const { page: _p, perPage: _pp, ...filters } = q;
+    const { page: _p, perPage: _pp, after: _a, before: _b, ...filters } = q;
     const locals = { q, page, sortHref, filters, ...options, ...constants, query: req.query };
     res.render(req.get('HX-Request') && req.get('HX-Target') === 'client-results' ? 'clients/_results.njk' : 'clients/index', locals);
   });

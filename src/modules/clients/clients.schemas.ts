@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CLIENT_STATUSES } from '../../db/schema/index.js';
-import { pageQuery } from '../../lib/pagination.js';
+import { cursorQuery, pageQuery } from '../../lib/pagination.js';
 import { listDate, optionalEmail, optionalId, optionalPhone } from '../leads/leads.schemas.js';
 
 export const CLIENT_SORTS = ['created', 'updated', 'name', 'company', 'status', 'owner'] as const;
@@ -41,5 +41,5 @@ export const clientFilters = z.object({
   dir: z.enum(['asc', 'desc']).catch('desc'),
 });
 export type ClientFilters = z.output<typeof clientFilters>;
-export const clientListQuery = pageQuery.extend(clientFilters.shape);
+export const clientListQuery = pageQuery.extend({ ...cursorQuery, ...clientFilters.shape });
 export type ClientListQuery = z.output<typeof clientListQuery>;

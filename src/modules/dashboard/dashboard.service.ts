@@ -80,7 +80,8 @@ export function createDashboardService(deps: { database: Database }) {
    */
   async function cachedAggregates(actor: Actor, group: number | undefined, p: Periods, now: number) {
     const groupIds = group ? [group] : actor.isAdmin ? undefined : actor.memberships.map((m) => m.groupId);
-    const revision = scopeRevision(actor, group ? [group] : undefined) ?? (await repo.revision(db, groupIds));
+    // The owner table names people: a rename (the directory's revision) changes the figures' text too.
+    const revision = `${scopeRevision(actor, group ? [group] : undefined) ?? (await repo.revision(db, groupIds))}|${actor.directoryRevision ?? ''}`;
     // Computed on one connection in one read-only snapshot, so the lead and client figures agree (the eleven
     // parallel queries this replaced held the whole pool under load and failed with connect timeouts).
     const compute = () => db.transaction((tx) => aggregates(tx, actor, group, p), { isolationLevel: 'repeatable read', accessMode: 'read only' });

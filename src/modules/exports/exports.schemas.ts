@@ -31,7 +31,7 @@ const strictFilters = z.object(
 const strictQuery = strictFilters.extend({ format: z.enum(EXPORT_FORMATS).default('csv') }).strict();
 
 /** Parameters the list's export form may carry that mean nothing to an export (the page of the list). */
-const IGNORED = new Set(['page', 'perPage']);
+const IGNORED = new Set(['page', 'perPage', 'after', 'before']);
 
 /** How the allowed values of a parameter are described when they are not a short list. */
 const HINTS: Record<string, string> = {

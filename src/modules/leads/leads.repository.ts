@@ -4,7 +4,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { groups, leads, memberships, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { beyondCap, cappedCount, COUNT_CAP, dateRange, keysetCondition, searchCondition, type ListOptions } from '../records/list.js';
+import { beyondCap, cappedCount, COUNT_CAP, dateRange, keysetPage, searchCondition, type ListOptions } from '../records/list.js';
 import { scopeRevision } from '../records/revisions.js';
 import { OPEN_STATUSES, STALE_DAYS, type LeadListQuery } from './leads.schemas.js';
 
@@ -47,9 +47,6 @@ const SORTS = {
   value: [leads.value],
   owner: [sql`lower(${owner.name})`],
 } as const;
-
-/** The sorts whose key is never null, so pages can continue from a row (keyset) instead of an OFFSET. */
-const KEYSET_SORTS = { created: leads.createdAt, updated: leads.updatedAt } as const;
 
 const listColumns = {
   id: leads.id,
@@ -114,17 +111,15 @@ export const leadsRepository = {
     const revision = q.stale ? undefined : scopeRevision(actor);
     const count = cappedCount(db, leads, where, revision);
     count.catch(() => undefined); // awaited below; not an unhandled rejection if the page query fails first
-    // Next/prev links name the row to continue from (keyset): no OFFSET, however deep.
-    const keyed = KEYSET_SORTS[q.sort as keyof typeof KEYSET_SORTS];
-    const fromCursor = keyed && keysetCondition(leads, keyed, leads.id, q.dir, q, leadScope(actor));
-    if (fromCursor) {
-      const backwards = q.before !== undefined && q.after === undefined;
-      const reversed = sql.raw(q.dir === 'desc' ? 'asc' : 'desc');
-      const items = await rows(ids(and(where, fromCursor)!, backwards ? [sql`${keyed} ${reversed}`, sql`${leads.id} ${reversed}`] : order, 0));
+    // Next/prev links name the row to continue from (keyset): no OFFSET, however deep. (rows() puts the page
+    // back in the list's order when it was read backwards.)
+    const keyset = q.sort === 'created' ? keysetPage(leads, leads.createdAt, leads.id, q.dir, q, leadScope(actor)) : undefined;
+    if (keyset) {
+      const items = await rows(ids(and(where, keyset.condition)!, keyset.order, 0));
       if (items.length) return { items, ...(await count), keyset: true };
     }
     const [items, counted] = await Promise.all([beyondCap(offset) && !opts.deep ? [] : rows(ids(where, order, offset)), count]);
-    return { items, ...counted, keyset: !!keyed };
+    return { items, ...counted, keyset: q.sort === 'created' };
   },
 
   /** A lead with its group and owner names, if the actor's scope includes it (else undefined → 404). */

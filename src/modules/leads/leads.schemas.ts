@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LEAD_STATUSES } from '../../db/schema/index.js';
-import { pageQuery } from '../../lib/pagination.js';
+import { cursorQuery, pageQuery } from '../../lib/pagination.js';
 import { AppError } from '../../web/errors.js';
 
 export const LEAD_SOURCES = ['website', 'referral', 'cold_call', 'email', 'event', 'partner', 'social', 'other'] as const;
@@ -107,6 +107,7 @@ const money = z
  * crafted value still opens the list); sort and direction never reach SQL as text.
  */
 export const leadListQuery = pageQuery.extend({
+  ...cursorQuery,
   q: z.string().trim().max(200).optional().catch(undefined),
   group: z.coerce.number().int().positive().optional().catch(undefined),
   status: many(z.enum(LEAD_STATUSES)),

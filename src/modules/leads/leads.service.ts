@@ -5,6 +5,7 @@ import { activities, comments, files, groups } from '../../db/schema/index.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../web/errors.js';
 import { authorize, can, canSee, type Actor } from '../access/policy.js';
 import { activityRepository, diff } from '../records/activity.repository.js';
+import { revisionMemo } from '../records/revisions.js';
 import { checkGroup, checkOwner, nameOwnerAndGroup } from '../records/ownership.js';
 import { clientsRepository } from '../clients/clients.repository.js';
 import { leadsRepository as repo, type Lead } from './leads.repository.js';
@@ -43,23 +44,12 @@ export function createLeadsService(deps: LeadsDeps) {
    * Every list and form page shows the groups and their members (owner filter and select): the same answer
    * until the directory changes, so it is kept per scope under the directory revision the signed-in user's
    * query brought (no query at all on a hit, and a change by any process is seen on the next request).
-   * Concurrent misses share one load; a new revision drops the old entries.
    */
-  const cache = { revision: '', byScope: new Map<string, ReturnType<typeof loadChoices>>() };
+  const cached = revisionMemo<Awaited<ReturnType<typeof loadChoices>>>({ ttlMs: 10 * 60_000, maxEntries: 1_000 });
   function choices(actor: Actor) {
-    const revision = actor.directoryRevision;
-    if (revision === undefined) return loadChoices(actor);
-    if (cache.revision !== revision) cache.byScope.clear(), (cache.revision = revision);
+    if (actor.directoryRevision === undefined) return loadChoices(actor);
     const key = actor.isAdmin ? 'admin' : actor.memberships.map((m) => m.groupId).sort((a, b) => a - b).join(',');
-    let hit = cache.byScope.get(key);
-    if (!hit) {
-      hit = loadChoices(actor);
-      hit.catch(() => cache.byScope.get(key) === hit && cache.byScope.delete(key));
-      // Bounded: a process serving many distinct group sets starts over rather than growing.
-      if (cache.byScope.size >= 1000) cache.byScope.clear();
-      cache.byScope.set(key, hit);
-    }
-    return hit;
+    return cached(key, actor.directoryRevision, () => loadChoices(actor));
   }
 
   /** The owner hears that the lead is theirs now, unless they gave it to themselves. */

@@ -16,7 +16,8 @@ export function scopeRevision(actor: Actor, groupIds?: number[]): string | undef
     byGroup = new Map(all ? all.split(',').map((e) => e.split(':') as [string, string]).map(([g, r]) => [Number(g), r]) : []);
     parsed.set(actor, byGroup);
   }
-  return [...groupIds].sort((a, b) => a - b).map((g) => `${g}:${byGroup.get(g) ?? ''}`).join(',');
+  // As the database spells it (dashboard.repository.ts, revision): groups without a revision are left out.
+  return [...groupIds].sort((a, b) => a - b).flatMap((g) => (byGroup.has(g) ? [`${g}:${byGroup.get(g)}`] : [])).join(',');
 }
 
 /**
