@@ -33,11 +33,12 @@ describe('creating and editing leads', () => {
     ['an owner outside the group', { ownerId: USERS.memberB.id }, 'e-ownerId', 'The owner must be a member'],
     ['no last name', { lastName: '' }, 'e-lastName', 'This field is required.'],
   ])('%s → 422 beside the field, values kept, nothing written', async (_what, over, field, message) => {
-    const res = await post('memberA', '/leads', leadForm({ company: 'Typed Company', ...over }));
+    const res = await post('memberA', '/leads', leadForm({ company: 'Typed Company', source: 'event', ...over }));
     expect(res.status).toBe(422);
     expect(res.text).toContain(`id="${field}"`);
     expect(res.text).toContain(message);
     expect(res.text).toContain('value="Typed Company"');
+    expect(res.text).toContain('<option value="event" selected>');
     expect(await q('select 1 from leads')).toHaveLength(0);
   });
 

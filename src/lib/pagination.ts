@@ -9,13 +9,13 @@ export const pageQuery = z.object({
   page: z.coerce.number().int().min(1).max(100_000).catch(1),
   perPage: z.coerce.number().int().refine((n) => (PAGE_SIZES as readonly number[]).includes(n)).catch(25),
 });
+export type PageQuery = z.infer<typeof pageQuery>;
 
 /**
  * The keyset links' parameters, for the lists that read them (leads, clients): the id of the row the page
  * follows or precedes (see toPage). Where they cannot be used, the page number counts.
  */
 export const cursorQuery = { after: rowId, before: rowId };
-export type PageQuery = z.infer<typeof pageQuery>;
 
 export interface Page<T> {
   items: T[];
@@ -44,7 +44,7 @@ export function queryHref(basePath: string, query: Record<string, unknown>, chan
  * Builds the page object with links that keep every other query parameter (filters stay in the URL).
  * `deep`: the list serves pages past a capped total (the API, records/list.ts): there `prev` is simply the page
  * before and `next` goes on while pages are full. Otherwise a page past the last one leads back to the last.
- * `keyset`: the list reads `after`/`before` (records/list.ts, keysetCondition), so next and prev name the row
+ * `keyset`: the list reads `after`/`before` (records/list.ts, keysetPage), so next and prev name the row
  * they continue from: page 400 costs what page 2 does, and rows added meanwhile do not shift what comes next.
  * The page number travels along, for the "page N of M" line and as the fallback.
  */
