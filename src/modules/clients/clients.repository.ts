@@ -4,7 +4,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { clients, groups, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { beyondCap, cappedCount, dateRange, keysetPage, searchCondition, type ListOptions } from '../records/list.js';
+import { cappedCount, dateRange, keysetPage, pageWithCount, searchCondition, type ListOptions } from '../records/list.js';
 import { scopeRevision } from '../records/revisions.js';
 import type { ClientFilters, ClientListQuery } from './clients.schemas.js';
 
@@ -94,18 +94,19 @@ export const clientsRepository = {
         .orderBy(...order)
         .limit(q.perPage)
         .offset(skip);
-    const count = cappedCount(db, clients, where, scopeRevision(actor));
-    count.catch(() => undefined); // awaited below; not an unhandled rejection if the page query fails first
     // Next/prev links name the row to continue from (keyset), as on the lead list.
     const cursorable = q.sort === 'created' && !q.q;
     const keyset = cursorable ? keysetPage(clients, clients.createdAt, clients.id, q.dir, q, clientScope(actor)) : undefined;
-    if (keyset) {
-      const items = await page(and(where, keyset.condition)!, keyset.order, 0);
-      if (keyset.backwards) items.reverse();
-      if (items.length) return { items, ...(await count), keyset: true };
-    }
-    const [items, counted] = await Promise.all([beyondCap(offset) && !opts.deep ? [] : page(where, clientOrder(q), offset), count]);
-    return { items, ...counted, keyset: cursorable };
+    const result = await pageWithCount(cappedCount(db, clients, where, scopeRevision(actor)), {
+      byCursor: keyset && (async () => {
+        const items = await page(and(where, keyset.condition)!, keyset.order, 0);
+        return keyset.backwards ? items.reverse() : items;
+      }),
+      byOffset: () => page(where, clientOrder(q), offset),
+      offset,
+      deep: opts.deep,
+    });
+    return { ...result, keyset: cursorable };
   },
   async count(db: DbOrTx, actor: Actor, f: ClientFilters) {
     const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(clients).where(clientWhere(actor, f));

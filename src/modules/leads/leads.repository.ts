@@ -4,7 +4,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { groups, leads, memberships, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { beyondCap, cappedCount, COUNT_CAP, dateRange, keysetPage, searchCondition, type ListOptions } from '../records/list.js';
+import { cappedCount, COUNT_CAP, dateRange, keysetPage, pageWithCount, searchCondition, type ListOptions } from '../records/list.js';
 import { scopeRevision } from '../records/revisions.js';
 import { OPEN_STATUSES, STALE_DAYS, type LeadListQuery } from './leads.schemas.js';
 
@@ -108,18 +108,17 @@ export const leadsRepository = {
     const ids = (condition: SQL, by: SQL[], skip: number) =>
       (withOwner ? idsOnly.leftJoin(owner, eq(owner.id, leads.ownerId)) : idsOnly).where(condition).orderBy(...by).limit(q.perPage).offset(skip);
     // "Stale" compares with the clock: its count is never reused.
-    const revision = q.stale ? undefined : scopeRevision(actor);
-    const count = cappedCount(db, leads, where, revision);
-    count.catch(() => undefined); // awaited below; not an unhandled rejection if the page query fails first
-    // Next/prev links name the row to continue from (keyset): no OFFSET, however deep. (rows() puts the page
-    // back in the list's order when it was read backwards.)
+    const count = cappedCount(db, leads, where, q.stale ? undefined : scopeRevision(actor));
+    // Next/prev links name the row to continue from (keyset): no OFFSET, however deep. (rows() puts a page read
+    // backwards into the list's order.)
     const keyset = q.sort === 'created' ? keysetPage(leads, leads.createdAt, leads.id, q.dir, q, leadScope(actor)) : undefined;
-    if (keyset) {
-      const items = await rows(ids(and(where, keyset.condition)!, keyset.order, 0));
-      if (items.length) return { items, ...(await count), keyset: true };
-    }
-    const [items, counted] = await Promise.all([beyondCap(offset) && !opts.deep ? [] : rows(ids(where, order, offset)), count]);
-    return { items, ...counted, keyset: q.sort === 'created' };
+    const page = await pageWithCount(count, {
+      byCursor: keyset && (() => rows(ids(and(where, keyset.condition)!, keyset.order, 0))),
+      byOffset: () => rows(ids(where, order, offset)),
+      offset,
+      deep: opts.deep,
+    });
+    return { ...page, keyset: q.sort === 'created' };
   },
 
   /** A lead with its group and owner names, if the actor's scope includes it (else undefined → 404). */

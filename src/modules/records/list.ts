@@ -40,7 +40,7 @@ export async function cappedCount(db: DbOrTx, table: PgTable, where: SQL, revisi
 }
 
 /** Past the cap a page is not offered, and not queried (an OFFSET that deep reads every row before it). */
-export const beyondCap = (offset: number) => offset >= COUNT_CAP;
+const beyondCap = (offset: number) => offset >= COUNT_CAP;
 
 /**
  * Keyset paging, for the lists sorted by creation (a key that never changes and is never null): the rows after
@@ -60,6 +60,19 @@ export function keysetPage(table: PgTable, key: AnyPgColumn, id: AnyPgColumn, di
     order: [sql`${key} ${readDir}`, sql`${id} ${readDir}`],
     backwards,
   };
+}
+
+/**
+ * A list's page with its count (which runs alongside): from the cursor when there is one and it still names a
+ * row the actor sees, else by the page number (not queried past the cap unless `deep`).
+ */
+export async function pageWithCount<T>(
+  count: Promise<Count>,
+  page: { byCursor?: () => Promise<T[]>; byOffset: () => Promise<T[]>; offset: number; deep?: boolean },
+): Promise<{ items: T[] } & Count> {
+  const byOffset = async () => (beyondCap(page.offset) && !page.deep ? [] : page.byOffset());
+  const [first, counted] = await Promise.all([(page.byCursor ?? byOffset)(), count]);
+  return { items: page.byCursor && !first.length ? await byOffset() : first, ...counted };
 }
 
 export interface ListOptions {
