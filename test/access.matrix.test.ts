@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, resetDatabase, type TestApp } from './helpers/app.js';
-import { loginActors, restoreFixture, ACTORS } from './helpers/fixture.js';
+import { describe, expect, it } from 'vitest';
+import { createTestApp } from './helpers/app.js';
+import { loginActors, useFixtureApp, ACTORS } from './helpers/fixture.js';
 import { runMatrix, type Classification } from './helpers/matrix.js';
 import { listRoutes } from './helpers/routes.js';
 import { requireUser } from '../src/web/guards.js';
@@ -150,17 +150,11 @@ const CLASSIFICATION: Classification = {
   'GET /api/v1/exports/:id/content': { kind: 'own' },
 };
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-  await resetDatabase(t.services);
-  await restoreFixture(t.services);
-});
-afterAll(async () => { await t.close(); });
+const f = useFixtureApp();
 
 describe('authorization matrix', () => {
   it('every route of the router is classified and names exactly one guard', () => {
-    const routes = listRoutes(t.app);
+    const routes = listRoutes(f.t.app);
     expect(routes.length).toBeGreaterThan(20);
     const keys = routes.map((r) => `${r.method} ${r.path}`);
     expect(keys.filter((k) => !CLASSIFICATION[k])).toEqual([]);
@@ -170,11 +164,11 @@ describe('authorization matrix', () => {
   });
 
   it('routes × actors × subjects answer as the policy says', async () => {
-    const agents = await loginActors(t.app);
-    const result = await runMatrix(t.app, t.services, agents, CLASSIFICATION);
+    const agents = await loginActors(f.t.app);
+    const result = await runMatrix(f.t.app, f.t.services, agents, CLASSIFICATION);
     expect(result.failures).toEqual([]);
     expect(result.unclassified).toEqual([]);
-    const routes = listRoutes(t.app).length;
+    const routes = listRoutes(f.t.app).length;
     // Printed for the closing note: routes × actors × subjects actually sent.
     console.info(`authorization matrix: ${routes} routes × ${ACTORS.length} actors × up to 2 subjects = ${result.cases} requests`);
     expect(result.cases).toBeGreaterThan(routes * ACTORS.length);

@@ -1,26 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import request from 'supertest';
 import type session from 'express-session';
 import type { Request } from 'express';
-import { createTestApp, login, logout, resetDatabase, tokenFor, type TestApp } from './helpers/app.js';
-import { restoreFixture, USERS } from './helpers/fixture.js';
+import { login, logout, tokenFor } from './helpers/app.js';
+import { useFixtureApp, USERS } from './helpers/fixture.js';
 import { sessionStore } from '../src/web/session.js';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-  await resetDatabase(t.services);
-  await restoreFixture(t.services);
-});
-afterAll(async () => { await t.close(); });
+const f = useFixtureApp();
 
-const q = async (text: string, values: unknown[] = []) => (await t.services.database.pool.query(text, values)).rows;
+const { q } = f;
 const sidsOf = async (userId: number) =>
   (await q(`select sid from session where (sess->>'userId')::int = $1`, [userId])).map((r) => r.sid as string);
 
 /** The SQL texts the app sends while `fn` runs. */
 async function queriesDuring(fn: () => Promise<unknown>) {
-  const pool = t.services.database.pool;
+  const pool = f.t.services.database.pool;
   const texts: string[] = [];
   const original = pool.query.bind(pool);
   pool.query = ((config: unknown, ...rest: unknown[]) => {
@@ -37,7 +31,7 @@ async function queriesDuring(fn: () => Promise<unknown>) {
 
 describe('the session store', () => {
   it('reads the session and its signed-in user in one query (no second query for the user)', async () => {
-    const agent = request.agent(t.app);
+    const agent = request.agent(f.t.app);
     expect((await login(agent, USERS.memberA.email)).status).toBe(303);
     let status = 0;
     const texts = await queriesDuring(async () => void (status = (await agent.get('/profile')).status));
@@ -47,13 +41,13 @@ describe('the session store', () => {
   });
 
   it('a request still running when its user logged out cannot bring the session back', async () => {
-    const agent = request.agent(t.app);
+    const agent = request.agent(f.t.app);
     expect((await login(agent, USERS.managerA.email)).status).toBe(303);
     const [sid] = await sidsOf(USERS.managerA.id);
     expect(sid).toBeDefined();
 
     // Another process (a second store) has read the session when the user logs out in this one...
-    const store = sessionStore(t.services.database);
+    const store = sessionStore(f.t.services.database);
     const data = await new Promise<session.SessionData>((resolve, reject) => store.get(sid!, (err, s) => (err ? reject(err) : resolve(s!))));
     const inFlight = store.createSession({ sessionID: sid } as unknown as Request, data);
     expect((await logout(agent)).status).toBe(303);
@@ -69,7 +63,7 @@ describe('the session store', () => {
   });
 
   it('a form that redirects moves the stored idle deadline forward with the cookie (no early sign-out)', async () => {
-    const agent = request.agent(t.app);
+    const agent = request.agent(f.t.app);
     expect((await login(agent, USERS.memberB.email)).status).toBe(303);
     const [sid] = await sidsOf(USERS.memberB.id);
     const _csrf = await tokenFor(agent, '/profile');
@@ -81,6 +75,6 @@ describe('the session store', () => {
     );
     expect((await agent.post('/language').type('form').send({ _csrf, locale: 'ru', back: '/profile' })).status).toBe(303);
     const [{ minutes }] = await q(`select extract(epoch from expire - now()) / 60 as minutes from session where sid = $1`, [sid]);
-    expect(Number(minutes)).toBeGreaterThan(t.services.env.SESSION_IDLE_MINUTES - 2);
+    expect(Number(minutes)).toBeGreaterThan(f.t.services.env.SESSION_IDLE_MINUTES - 2);
   });
 });

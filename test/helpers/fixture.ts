@@ -106,11 +106,29 @@ async function restoreRecords(services: Services) {
   for (const t of ['leads', 'clients', 'comments', 'files']) await q(`select setval(pg_get_serial_sequence('${t}', 'id'), 100)`);
 }
 
-/** What a file of record tests works with: the app, one signed-in agent per actor, SQL, and a form POST with CSRF. */
-export interface FixtureSuite {
+/** A test file's app on the fixture, and SQL on its database. */
+export interface FixtureApp {
   t: TestApp;
-  agents: Record<ActorName, Agent>;
   q(sql: string, values?: unknown[]): Promise<any[]>;
+}
+
+/** The hooks of a test file on the fixture: one app for the file, on an emptied database with the fixture in it. */
+export function useFixtureApp(): FixtureApp {
+  const s = { q: async (sql: string, values: unknown[] = []) => (await s.t.services.database.pool.query(sql, values)).rows } as FixtureApp;
+  beforeAll(async () => {
+    s.t = await createTestApp();
+    await resetDatabase(s.t.services);
+    await restoreFixture(s.t.services);
+  });
+  afterAll(async () => {
+    await s.t.close();
+  });
+  return s;
+}
+
+/** What a file of record tests works with: the app, one signed-in agent per actor, SQL, and a form POST with CSRF. */
+export interface FixtureSuite extends FixtureApp {
+  agents: Record<ActorName, Agent>;
   post(actor: ActorName, url: string, body?: Record<string, unknown>): ReturnType<Agent['post']>;
 }
 
@@ -120,21 +138,14 @@ export interface FixtureSuite {
  */
 export function useFixtureSuite(beforeEachSql: string[] = []): FixtureSuite {
   const tokens = new Map<ActorName, string>();
-  const s = {
-    q: async (sql: string, values: unknown[] = []) => (await s.t.services.database.pool.query(sql, values)).rows,
+  const s = Object.assign(useFixtureApp(), {
     async post(actor: ActorName, url: string, body: Record<string, unknown> = {}) {
       if (!tokens.has(actor)) tokens.set(actor, await tokenFor(s.agents[actor], '/profile'));
       return s.agents[actor].post(url).type('form').send({ _csrf: tokens.get(actor), ...body });
     },
-  } as FixtureSuite;
+  }) as FixtureSuite;
   beforeAll(async () => {
-    s.t = await createTestApp();
-    await resetDatabase(s.t.services);
-    await restoreFixture(s.t.services);
     s.agents = await loginActors(s.t.app);
-  });
-  afterAll(async () => {
-    await s.t.close();
   });
   beforeEach(async () => {
     await restoreFixture(s.t.services);
