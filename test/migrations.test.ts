@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +9,7 @@ import { parseEnv } from '../src/config/env.js';
 import { openDatabase, runMigrations } from '../src/db/client.js';
 import { createLogger } from '../src/lib/logger.js';
 import { createServices } from '../src/services.js';
+import { scratchDatabase } from './helpers/app.js';
 
 const FOLDER = path.resolve('drizzle');
 const journal = JSON.parse(fs.readFileSync(path.join(FOLDER, 'meta/_journal.json'), 'utf8')) as {
@@ -50,19 +50,13 @@ describe('migration files', () => {
 
 /** A new database on the run's server, migrated up to `upTo` (a journal tag) only. */
 async function databaseAt(upTo: string) {
-  const base = process.env.DATABASE_URL!;
-  const name = `tandem_upgrade_${crypto.randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`create database "${name}"`);
-  const url = new URL(base);
-  url.pathname = `/${name}`;
+  const db = await scratchDatabase('tandem_upgrade');
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-migrations-'));
   const entries = journal.entries.slice(0, journal.entries.findIndex((e) => e.tag === upTo) + 1);
   fs.mkdirSync(path.join(folder, 'meta'));
   fs.writeFileSync(path.join(folder, 'meta/_journal.json'), JSON.stringify({ ...journal, entries }));
   for (const e of entries) fs.copyFileSync(path.join(FOLDER, `${e.tag}.sql`), path.join(folder, `${e.tag}.sql`));
-  const client = new pg.Client({ connectionString: url.toString() });
+  const client = new pg.Client({ connectionString: db.url });
   await client.connect();
   try {
     await migrate(drizzle(client), { migrationsFolder: folder });
@@ -70,13 +64,7 @@ async function databaseAt(upTo: string) {
     await client.end();
     fs.rmSync(folder, { recursive: true, force: true });
   }
-  return {
-    url: url.toString(),
-    async drop() {
-      await admin.query(`drop database "${name}" with (force)`);
-      await admin.end();
-    },
-  };
+  return db;
 }
 
 describe.skipIf(inject('embedded'))('upgrade migrations (skipped on embedded PGlite: they need a database of their own)', () => {

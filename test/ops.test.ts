@@ -1,10 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import request from 'supertest';
-import pg from 'pg';
-import { createTestApp, login, resetDatabase, type TestApp } from './helpers/app.js';
+import { createTestApp, login, resetDatabase, scratchDatabase, type TestApp } from './helpers/app.js';
 import { openDatabase, runMigrations } from '../src/db/client.js';
 import { createLogger } from '../src/lib/logger.js';
 
@@ -51,16 +49,10 @@ describe('probes', () => {
 // Two app instances starting together on a new database: the advisory lock lets one migrate, the other waits.
 describe.skipIf(inject('embedded'))('migrations (skipped on embedded PGlite: one process owns its data directory)', () => {
   it('two processes migrating at once apply each migration exactly once', async () => {
-    const base = process.env.DATABASE_URL!;
-    const name = `tandem_migrate_${crypto.randomBytes(4).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: base });
-    await admin.connect();
-    await admin.query(`create database "${name}"`);
-    const url = new URL(base);
-    url.pathname = `/${name}`;
+    const scratch = await scratchDatabase('tandem_migrate');
     const logger = createLogger('silent');
-    const a = await openDatabase({ databaseUrl: url.toString(), dataDir: '', poolMax: 2, logger });
-    const b = await openDatabase({ databaseUrl: url.toString(), dataDir: '', poolMax: 2, logger });
+    const a = await openDatabase({ databaseUrl: scratch.url, dataDir: '', poolMax: 2, logger });
+    const b = await openDatabase({ databaseUrl: scratch.url, dataDir: '', poolMax: 2, logger });
     try {
       await Promise.all([runMigrations(a, logger), runMigrations(b, logger)]);
       const { rows } = await a.pool.query('select hash, count(*)::int as n from drizzle.__drizzle_migrations group by hash');
@@ -71,8 +63,7 @@ describe.skipIf(inject('embedded'))('migrations (skipped on embedded PGlite: one
     } finally {
       await a.close();
       await b.close();
-      await admin.query(`drop database "${name}" with (force)`);
-      await admin.end();
+      await scratch.drop();
     }
   });
 });

@@ -1,6 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
+import crypto from 'node:crypto';
+import pg from 'pg';
 import request from 'supertest';
 import type { Express } from 'express';
 import { sql } from 'drizzle-orm';
@@ -88,4 +90,22 @@ export async function logout(agent: Agent) {
 export function sessionCookie(res: request.Response): string | undefined {
   const raw = res.headers['set-cookie'] as unknown as string[] | undefined;
   return raw?.find((c) => c.startsWith('tandem.sid='))?.split(';')[0];
+}
+
+/** A new, empty database on DATABASE_URL's server for one test (not on embedded PGlite); drop() removes it. */
+export async function scratchDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const base = process.env.DATABASE_URL!;
+  const name = `${prefix}_${crypto.randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`create database "${name}"`);
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      await admin.query(`drop database "${name}" with (force)`);
+      await admin.end();
+    },
+  };
 }
