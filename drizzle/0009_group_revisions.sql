@@ -56,6 +56,3 @@ CREATE TRIGGER "memberships_directory" AFTER INSERT OR UPDATE OR DELETE OR TRUNC
 CREATE TRIGGER "groups_directory" AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "groups" FOR EACH STATEMENT EXECUTE FUNCTION bump_directory_revision();--> statement-breakpoint
 CREATE TRIGGER "users_directory" AFTER UPDATE OF "name", "active" ON "users" FOR EACH STATEMENT EXECUTE FUNCTION bump_directory_revision();--> statement-breakpoint
 INSERT INTO directory_revision (id, revision) VALUES (true, nextval('group_revision_seq'));
---> statement-breakpoint
--- Groups that already have records start with a revision, so the first change to them is a change of string.
-INSERT INTO group_revisions (group_id, revision) SELECT id, nextval('group_revision_seq') FROM (SELECT id FROM groups ORDER BY id) g ON CONFLICT DO NOTHING;
