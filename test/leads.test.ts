@@ -231,6 +231,36 @@ describe('the list', () => {
     expect(await total('admin')).toBe('0 leads');
   });
 
+  it('a search follows every change, by any process: its matches are reused only while the groups and names are unchanged', async () => {
+    const insert = (group: number, name: string, owner: number) =>
+      q(`insert into leads (group_id, last_name, status, created_by_id, owner_id) values ($1, $2, 'new', $3, $3)`, [group, name, owner]);
+    await insert(GROUPS.A.id, 'Zebrova', USERS.memberA.id);
+    expect(await listNames('memberA', 'q=zebr')).toEqual(['Zebrova']);
+    expect(await listNames('admin', 'q=zebr')).toEqual(['Zebrova']);
+    // Written with plain SQL, as another process would: the same searches show it at once.
+    await insert(GROUPS.A.id, 'Zebrin', USERS.managerA.id);
+    expect(await listNames('memberA', 'q=zebr')).toEqual(['Zebrin', 'Zebrova']);
+    await q(`update leads set last_name = 'Zubova' where last_name = 'Zebrova'`);
+    expect(await listNames('memberA', 'q=zebr')).toEqual(['Zebrin']);
+    await insert(GROUPS.B.id, 'Zebrowski', USERS.memberB.id);
+    expect(await listNames('memberA', 'q=zebr')).toEqual(['Zebrin']);
+    expect(await listNames('admin', 'q=zebr')).toEqual(['Zebrowski', 'Zebrin']);
+    // Deleted for good, by SQL: gone from the next search.
+    await q(`delete from leads where last_name = 'Zebrin'`);
+    expect(await listNames('memberA', 'q=zebr')).toEqual([]);
+    // Ordered by owner: renaming an owner moves their lead from the first page (of 25) to the second.
+    await q(`insert into leads (group_id, last_name, status, created_by_id, owner_id)
+             select $1, 'Zebrin' || i, 'new', $2, $2 from generate_series(1, 25) i`, [GROUPS.A.id, USERS.managerA.id]);
+    await insert(GROUPS.A.id, 'Zebrovsky', USERS.memberA.id);
+    await q("update users set name = 'Aaa' where id = $1", [USERS.memberA.id]);
+    await q("update users set name = 'Zzz' where id = $1", [USERS.managerA.id]);
+    expect((await listNames('memberA', 'q=zebr&sort=owner&dir=asc'))[0]).toBe('Zebrovsky');
+    expect(await listNames('memberA', 'q=zebr&sort=owner&dir=asc&page=2')).toHaveLength(1);
+    await q("update users set name = 'Zzzz' where id = $1", [USERS.memberA.id]);
+    expect(await listNames('memberA', 'q=zebr&sort=owner&dir=asc')).not.toContain('Zebrovsky');
+    expect(await listNames('memberA', 'q=zebr&sort=owner&dir=asc&page=2')).toEqual(['Zebrovsky']);
+  });
+
   it('counts up to 10,000 and says "10,000+" beyond; pages stop at 400, and a search still finds the oldest match', async () => {
     await q(`insert into leads (group_id, last_name, status, created_by_id, created_at)
              select $1, 'Mass' || i, 'new', $2, now() - make_interval(mins => i) from generate_series(1, 10050) i`, [GROUPS.A.id, USERS.memberA.id]);

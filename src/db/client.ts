@@ -65,10 +65,11 @@ export async function openDatabase(opts: Options): Promise<Database> {
 async function startEmbedded(dataDir: string, logger: Logger) {
   const { PGlite } = await import('@electric-sql/pglite');
   const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
+  const { btree_gin } = await import('@electric-sql/pglite/contrib/btree_gin');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   const dir = path.resolve(dataDir, 'pgdata');
   fs.mkdirSync(dir, { recursive: true });
-  const pglite = await PGlite.create({ dataDir: dir, extensions: { pg_trgm } });
+  const pglite = await PGlite.create({ dataDir: dir, extensions: { pg_trgm, btree_gin } });
   const server = new PGLiteSocketServer({ db: pglite, host: '127.0.0.1', port: 0, maxConnections: 8 });
   await server.start();
   const port = (server as unknown as { port: number }).port;

@@ -21,7 +21,7 @@ const recordColumns = {
   deletedById: integer('deleted_by_id').references(() => users.id, { onDelete: 'set null' }),
 };
 
-// Lower-cased text the substring search runs on (pg_trgm GIN index): one column, one index, any script.
+// Lower-cased text the substring search runs on (pg_trgm GIN index, after the group id): one column, any script.
 const searchText = (...cols: string[]) => sql.raw(`lower(${cols.map((c) => `coalesce(${c}, '')`).join(` || ' ' || `)})`);
 
 export const leads = pgTable(
@@ -56,7 +56,9 @@ export const leads = pgTable(
     index('leads_updated_idx').on(t.updatedAt),
     index('leads_value_idx').on(t.value),
     index('leads_name_idx').on(sql`lower(${t.lastName})`, sql`lower(${t.firstName})`),
-    index('leads_search_trgm_idx').using('gin', sql`${t.search} gin_trgm_ops`),
+    // Group first (btree_gin): a member's search reads only the matches in their groups from the heap, not every
+    // group's (868 of 10,077 for "петров" in the bench data). A search over all groups uses the second column alone.
+    index('leads_group_search_idx').using('gin', t.groupId, sql`${t.search} gin_trgm_ops`),
     index('leads_group_activity_idx').on(t.groupId, t.lastActivityAt),
     index('leads_group_converted_idx').on(t.groupId, t.convertedAt),
     index('leads_deleted_idx').on(t.deletedAt).where(sql`${t.deletedAt} is not null`),
@@ -88,7 +90,7 @@ export const clients = pgTable(
     index('clients_group_owner_idx').on(t.groupId, t.ownerId),
     index('clients_created_idx').on(t.createdAt),
     index('clients_name_idx').on(sql`lower(${t.name})`),
-    index('clients_search_trgm_idx').using('gin', sql`${t.search} gin_trgm_ops`),
+    index('clients_group_search_idx').using('gin', t.groupId, sql`${t.search} gin_trgm_ops`),
   ],
 );
 

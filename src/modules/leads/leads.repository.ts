@@ -4,7 +4,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { groups, leads, memberships, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { cappedCount, COUNT_CAP, dateRange, keysetPage, pageWithCount, searchCondition, type ListOptions } from '../records/list.js';
+import { cappedCount, COUNT_CAP, dateRange, keysetPage, memoizedQuery, pageWithCount, searchCondition, type ListOptions } from '../records/list.js';
 import { scopeRevision } from '../records/revisions.js';
 import { OPEN_STATUSES, STALE_DAYS, type LeadListQuery } from './leads.schemas.js';
 
@@ -97,12 +97,24 @@ export const leadsRepository = {
         .limit(q.perPage)
         .offset(offset)
         .as('page');
-      const found = await db.select({ ...listColumns, n: page.n }).from(leads).innerJoin(page, eq(page.id, leads.id))
+      const statement = db.select({ ...listColumns, n: page.n }).from(leads).innerJoin(page, eq(page.id, leads.id))
         .innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId)).orderBy(...order);
+      // The page's ids and the number of matches are reused while nothing in scope changes (the owner order
+      // also reads names: the directory's revision too), as list counts are: paging back, reopening a search,
+      // the same search from a colleague. Every match is read from the heap to be counted and sorted (9,436 for
+      // a common surname over all groups: 20 ms of database time); the 25 rows by id cost 0.3 ms, and are read
+      // fresh each time.
+      const scope = q.stale ? undefined : scopeRevision(actor);
+      const revision = scope === undefined || actor.directoryRevision === undefined ? undefined : `${scope}|${actor.directoryRevision}`;
+      let fresh: Awaited<typeof statement> | undefined;
+      const found = await memoizedQuery(db, 'search:leads', where, revision, async () => {
+        fresh = await statement;
+        return { ids: fresh.map((r) => r.id), n: fresh[0]?.n ?? 0 };
+      }, `${q.sort} ${q.dir} ${q.perPage} ${offset}`);
       // Past the last page the window count is gone: count on its own (capped says so itself).
-      if (!found.length) return { items: [], ...(offset ? await cappedCount(db, leads, where) : { total: 0, capped: false }), keyset: false };
-      const n = found[0]!.n;
-      return { items: found.map(({ n: _, ...row }) => row), total: Math.min(n, COUNT_CAP), capped: n > COUNT_CAP, keyset: false };
+      if (!found.ids.length) return { items: [], ...(offset ? await cappedCount(db, leads, where, scope) : { total: 0, capped: false }), keyset: false };
+      const items = fresh ? fresh.map(({ n: _, ...row }) => row) : await rows(found.ids);
+      return { items, total: Math.min(found.n, COUNT_CAP), capped: found.n > COUNT_CAP, keyset: false };
     }
     const idsOnly = db.select({ id: leads.id }).from(leads);
     const ids = (condition: SQL, by: SQL[], skip: number) =>
