@@ -280,6 +280,16 @@ describe('the list', () => {
     expect(await listNames('memberA', 'q=mass1005&sort=created&dir=asc')).toEqual(['Mass10050', 'Mass1005']);
     const exact = await f.agents.memberA.get('/leads?q=mass1005');
     expect(exact.text).toContain('2 leads');
+    // A search matching more than 10,000: "10,000+", and its pages in the list's order, the first and the last
+    // offered, either way (read by walking the list, not by sorting every match).
+    const broad = await f.agents.memberA.get('/leads?q=mass');
+    expect(broad.text).toContain('10,000+ leads');
+    const newest = await q("select last_name from leads where last_name like 'Mass%' order by created_at desc, id desc limit 25");
+    expect(await listNames('memberA', 'q=mass')).toEqual(newest.map((r) => r.last_name));
+    const oldest = await q("select last_name from leads where last_name like 'Mass%' order by created_at asc, id asc offset 9975 limit 25");
+    expect(await listNames('memberA', 'q=mass&sort=created&dir=asc&page=400')).toEqual(oldest.map((r) => r.last_name));
+    const byName = await q("select last_name from leads where last_name like 'Mass%' order by lower(last_name) offset 25 limit 25");
+    expect(await listNames('memberA', 'q=mass&sort=name&dir=asc&page=2')).toEqual(byName.map((r) => r.last_name));
     // Russian: the same cap, in the plural form for 10 000.
     const ru = await f.agents.memberA.get('/leads').set('Accept-Language', 'ru');
     expect(ru.text).toMatch(/10[\s\u00a0\u202f]000\+/);

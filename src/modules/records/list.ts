@@ -93,7 +93,7 @@ export interface ListOptions {
 export const likeContains = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 /** Substring search on a record's lower-cased `search` column (pg_trgm GIN index); Cyrillic and Latin alike. */
-export const searchCondition = (searchCol: AnyPgColumn, text: string): SQL => sql`${searchCol} like lower(${likeContains(text)})`;
+export const searchCondition = (searchCol: AnyPgColumn | SQL, text: string): SQL => sql`${searchCol} like lower(${likeContains(text)})`;
 
 /** A created-date range from YYYY-MM-DD strings, both ends inclusive, in UTC days. */
 export function dateRange(col: AnyPgColumn, from?: string, to?: string): SQL[] {
