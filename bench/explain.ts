@@ -43,6 +43,8 @@ const cases: [string, () => Promise<unknown>][] = [
   ['leads admin broad search', () => leadsRepository.list(capturing, admin, leadListQuery.parse({ q: 'ов' }))],
   ['leads member broad search', () => leadsRepository.list(capturing, member, leadListQuery.parse({ q: 'ова' }))],
   ['clients member first page', () => clientsRepository.list(capturing, member, clientListQuery.parse({}))],
+  ['clients admin search', () => clientsRepository.list(capturing, admin, clientListQuery.parse({ q: 'петров' }))],
+  ['clients admin broad search', () => clientsRepository.list(capturing, admin, clientListQuery.parse({ q: 'ов' }))],
   ['clients admin first page', () => clientsRepository.list(capturing, admin, clientListQuery.parse({}))],
   ['clients admin export', async () => captured.push(clientExportQuery(plain, admin, clientFilters.parse({})).toSQL())],
 ];

@@ -20,6 +20,7 @@ import { fromRoot } from '../src/lib/paths.js';
 import { COUNT_CAP } from '../src/modules/records/list.js';
 import { passwordHasher } from '../src/lib/passwords.js';
 import { generateBenchData } from './data.js';
+import { enFirst, enLast, ruFemale, ruMale, ruSurnames } from './lib/dict.js';
 import { benchJobs } from './jobs.js';
 import { compileApp } from './lib/compile.js';
 import { PROXY_HEADERS, anonymousSession, download, login, loginBody, makeTextFile, probe, uploadFile, type Session } from './lib/http.js';
@@ -259,8 +260,20 @@ async function main() {
     target?: { p95?: number; ratio?: number };
     optional?: boolean;
     accept?: string;
+    /** Paths taken in turn, one per request (path is the first): nothing the app reuses between requests. */
+    rotate?: string[];
   }
   const q = (o: Record<string, string | number>) => `?${new URLSearchParams(Object.entries(o).map(([k, v]) => [k, String(v)]))}`;
+  // What people type into the search box: pieces of names, 4 to 6 letters, common ("иван", 19,000 leads) and
+  // rare alike; each asked once per run, so the figure is the search itself, not a reused page of it.
+  const coldTerms = [...new Set([...ruSurnames, ...ruMale, ...ruFemale, ...enFirst, ...enLast].flatMap((word) => {
+    const w = word.toLowerCase();
+    return [4, 5, 6].flatMap((len) => Array.from({ length: Math.max(0, w.length - len + 1) }, (_, i) => w.slice(i, i + len)));
+  }))];
+  // In a fixed, mixed order (by hash), the same in every run.
+  const hashOf = (t: string) => crypto.createHash('sha1').update(t).digest('hex');
+  coldTerms.sort((a, b) => (hashOf(a) < hashOf(b) ? -1 : 1));
+  const coldPaths = coldTerms.map((term) => `/leads${q({ q: term })}`);
   const allFigures: Figure[] = [
     { title: 'leads: member, first page', path: '/leads', as: 'member', sql: leadCase('lm1', member.id, {}), target: { p95: 50, ratio: 0.5 } },
     { title: `leads: member, deep page (page ${deepPage}, offset ${fmt((deepPage - 1) * 25)})`, path: `/leads${q({ page: deepPage })}`, as: 'member', sql: leadCase('lmdeep', member.id, { page: String(deepPage) }), target: { p95: 50, ratio: 0.5 } },
@@ -269,6 +282,8 @@ async function main() {
     { title: `leads: member, search "${SEARCH}"`, path: `/leads${q({ q: SEARCH })}`, as: 'member', sql: leadCase('lmsearch', member.id, { q: SEARCH }), target: { p95: 100, ratio: 0.5 } },
     { title: 'leads: admin, first page (all groups)', path: '/leads', as: 'admin', sql: leadCase('la1', admin.id, {}), target: { p95: 150, ratio: 0.5 } },
     { title: `leads: admin, search "${SEARCH}" (all groups)`, path: `/leads${q({ q: SEARCH })}`, as: 'admin', sql: leadCase('lasearch', admin.id, { q: SEARCH }), target: { p95: 100, ratio: 0.5 } },
+    { title: `leads: member, search, a new term each request (${fmt(coldTerms.length)} in turn)`, path: coldPaths[0]!, rotate: coldPaths, as: 'member', target: { p95: 100 } },
+    { title: `leads: admin, search, a new term each request (all groups)`, path: coldPaths[0]!, rotate: coldPaths, as: 'admin', target: { p95: 100 } },
     { title: 'clients: member, first page', path: '/clients', as: 'member', sql: clientCase('cm1', member.id, {}), target: { ratio: 0.5 } },
     { title: 'clients: admin, first page (all groups)', path: '/clients', as: 'admin', sql: clientCase('ca1', admin.id, {}), target: { ratio: 0.5 } },
     { title: `lead page with ${busyLead?.n ?? 0} comments (member)`, path: `/leads/${busyLead?.id ?? 1}`, as: 'member' },
@@ -300,13 +315,17 @@ async function main() {
     };
     const headersFor = (as: 'member' | 'admin', accept = 'text/html') => ({ ...PROXY_HEADERS, cookie: sessions[as].cookie, accept });
     const slow = new Set<string>();
-    const measure = async (url: string, headers: Record<string, string> = {}, expect = 200) => {
-      await runLoad({ url, connections, duration: warmup, headers, expect });
-      const result = await runLoad({ url, connections, duration, headers, expect });
+    const measure = async (url: string, headers: Record<string, string> = {}, expect = 200, rotate?: string[]) => {
+      // One counter across warm-up and measurement: a rotated path is not asked twice until all have been.
+      let turn = 0;
+      const requests = rotate && [{ setupRequest: (req: { path?: string }) => ({ ...req, path: rotate[turn++ % rotate.length] }) }];
+      const load = (o: { duration?: number; amount?: number }) => runLoad({ url, connections, headers, expect, ...o, ...(requests ? { requests } : {}) });
+      await load({ duration: warmup });
+      const result = await load({ duration });
       if (result.ok >= connections || result.bad) return result;
       // Too slow for the window (answers still running when it closed): measure a fixed number instead.
       slow.add(url);
-      return runLoad({ url, connections, amount: connections * (smoke ? 1 : 3), headers, expect });
+      return load({ amount: connections * (smoke ? 1 : 3) });
     };
 
     log(`measuring: ${connections} connections, ${duration} s per figure after ${warmup} s of warm-up`);
@@ -323,7 +342,7 @@ async function main() {
         log(`  ${f.title.padEnd(58)} ${skipped ? 'skipped (404: not built yet)' : `FAILED: ${p.status}`}`);
         continue;
       }
-      const result = await measure(`${app.url}${f.path}`, headersFor(f.as, f.accept));
+      const result = await measure(`${app.url}${f.path}`, headersFor(f.as, f.accept), 200, f.rotate);
       const row: Row = { section: 'http', figure: f.title, result, vsExpress: result.rps / expressResult.rps };
       if (slow.has(`${app.url}${f.path}`)) row.note = `too slow for ${duration} s windows: measured over ${result.ok + result.bad} requests`;
       if (f.sql) {
