@@ -125,14 +125,17 @@ export const leadsRepository = {
       let fresh: Awaited<typeof statement> | undefined;
       const found = await memoizedQuery(db, 'search:leads', where, revision, async () => {
         fresh = await statement;
-        const n = fresh[0]?.n ?? 0;
-        if (n <= COUNT_CAP) return { ids: fresh.map((r) => r.id), n };
+        const n = fresh[0]?.n;
+        if (n !== undefined && n <= COUNT_CAP) return { ids: fresh.map((r) => r.id), n };
         fresh = undefined;
+        // An empty page within the cap is past the last match; past the cap there may be more (the API's
+        // deep pages read on), which only the walk can tell.
+        if (n === undefined && (offset <= COUNT_CAP || !opts.deep)) return { ids: [], n: 0 };
         // Every page offered is full (pages stop at COUNT_CAP): a short one means the bound cut it.
         let walked = await walk(true);
         if (walked.length < q.perPage) walked = await walk(false);
-        return { ids: walked.map((r) => r.id), n };
-      }, `${q.sort} ${q.dir} ${q.perPage} ${offset}`);
+        return { ids: walked.map((r) => r.id), n: COUNT_CAP + 1 };
+      }, `${q.sort} ${q.dir} ${q.perPage} ${offset} ${opts.deep ?? false}`);
       // Past the last page the window count is gone: count on its own (capped says so itself).
       if (!found.ids.length) return { items: [], ...(offset ? await cappedCount(db, leads, where, scope) : { total: 0, capped: false }), keyset: false };
       const items = fresh ? fresh.map(({ n: _, ...row }) => row) : await rows(found.ids);
