@@ -369,6 +369,12 @@ describe('GET /clients/export (streamed at once)', () => {
     const ru = await agents.managerA.get('/leads?createdFrom=2026-13-45').set('Accept-Language', 'ru');
     expect(ru.status).toBe(400);
     expect(ru.text).toContain('createdFrom: «2026-13-45» — не дата');
+    // Asked by htmx (a filter form), the answer is the message alone, for the page's alert region: htmx swaps
+    // nothing on an error status, and a whole error page would nest a second layout.
+    const hx = await agents.managerA.get('/leads?createdFrom=2026-13-45').set('HX-Request', 'true').set('HX-Target', 'lead-results');
+    expect(hx.status).toBe(400);
+    expect(hx.text).toContain('createdFrom: “2026-13-45” is not a valid date');
+    expect(hx.text).not.toMatch(/<html|<main|<nav/);
     for (const url of ['/api/v1/clients?createdFrom=2026-13-45', '/api/v1/leads?createdTo=2026-00-10']) {
       const api = await agents.managerA.get(url);
       expect(api.status, url).toBe(400);

@@ -53,7 +53,7 @@ export function errorHandler(env: Env): ErrorRequestHandler {
       });
       return;
     }
-    render(res, status, message, debug, req.id as string | undefined, known?.action);
+    render(res, status, message, debug, req.id as string | undefined, known?.action, !!req.get('HX-Request'));
   };
 }
 
@@ -69,8 +69,8 @@ function bareLocals(req: Request, res: Response) {
   res.locals.flashes = () => [];
 }
 
-function render(res: Response, status: number, message: string, debug: string | undefined, requestId: string | undefined, action?: AppError['action']) {
-  res.status(status).render('errors/error', { status, message, debug, requestId, action }, (renderErr, html) => {
+function render(res: Response, status: number, message: string, debug: string | undefined, requestId: string | undefined, action: AppError['action'] | undefined, htmx: boolean) {
+  res.status(status).render(htmx ? 'errors/_htmx.njk' : 'errors/error', { status, message, debug, requestId, action }, (renderErr, html) => {
     // A broken template must not hide the original error behind a second one.
     if (renderErr) return void res.type('text').send(`${status} ${message}`);
     res.send(html);

@@ -224,6 +224,25 @@ describe('leads (browser)', () => {
     expect(await listedNames(p)).toEqual(['Smith', 'Иванов Пётр']);
     expect(await text(p.getByTestId('total'))).toBe('2 leads');
     expect(await sameDocument()).toBe(true);
+    // A date the browser did not check (no date picker: typed as text) answers 400. htmx swaps nothing on an
+    // error, so the message shows above the list, which stays as it was; the next answer clears it.
+    const dateFrom = p.locator('#f-createdFrom');
+    await dateFrom.evaluate((el) => { (el as HTMLInputElement).type = 'text'; });
+    const badDate = leadListSwap(p, (s) => s.get('createdFrom') === '2026-02-30');
+    await dateFrom.fill('2026-02-30');
+    await dateFrom.dispatchEvent('change');
+    expect((await badDate).status()).toBe(400);
+    const problem = p.locator('#htmx-error');
+    await problem.waitFor({ state: 'visible' });
+    expect(await problem.getAttribute('role')).toBe('alert');
+    expect(await text(problem)).toContain('Bad request. createdFrom: “2026-02-30” is not a valid date.');
+    expect(await listedNames(p)).toEqual(['Smith', 'Иванов Пётр']);
+    const undone = leadListSwap(p, (s) => s.get('createdFrom') === '');
+    await dateFrom.fill('');
+    await dateFrom.dispatchEvent('change');
+    expect((await undone).status()).toBe(200);
+    await problem.waitFor({ state: 'hidden' });
+    expect(await sameDocument()).toBe(true);
 
     // ── Иванов: a comment with two lines and a link. ───────────────────────────────────────────────────────
     await submitAndWait(p, () => rowOf('Иванов').getByRole('link', { name: 'Иванов Пётр' }).click(), leadPath);
