@@ -72,4 +72,5 @@ profile.samples.forEach((id, i) => {
 const top = (m: Map<string, number>, n: number) =>
   [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`).join('\n');
 process.stdout.write(`\nself time by package or file\n${top(byPackage, 20)}\n\nby function\n${top(byFunction, 25)}\n`);
+if (process.env.KEEP_PROFILE) fs.copyFileSync(path.join(dir, file), process.env.KEEP_PROFILE);
 fs.rmSync(dir, { recursive: true, force: true });
