@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import request from 'supertest';
 import { createTestApp, register, resetDatabase, tokenFor, type TestApp } from './helpers/app.js';
-import { formatters, fromAcceptLanguage } from '../src/lib/i18n.js';
+import { formatters, fromAcceptLanguage, translator } from '../src/lib/i18n.js';
 
 let t: TestApp;
 beforeAll(async () => { t = await createTestApp(); });
@@ -9,6 +9,20 @@ afterAll(async () => { await t.close(); });
 beforeEach(async () => { await resetDatabase(t.services); });
 
 describe('languages', () => {
+  it('texts with parameters follow every parameter, the plural form included, in both languages (they are remembered)', () => {
+    const ru = translator('ru');
+    const en = translator('en');
+    for (let round = 0; round < 2; round++) {
+      expect([1, 2, 5, 21].map((count) => ru('groups.memberCount', { count }))).toEqual(['1 участник', '2 участника', '5 участников', '21 участник']);
+      expect([1, 2].map((count) => en('groups.memberCount', { count }))).toEqual(['1 member', '2 members']);
+      expect(en('errors.badDate', { param: 'createdFrom', value: 'a' })).toBe('createdFrom: “a” is not a valid date. Use YYYY-MM-DD, for example 2026-01-31.');
+      expect(en('errors.badDate', { param: 'createdTo', value: 'b' })).toContain('createdTo: “b”');
+    }
+    // A parameter that is not a plain value is passed through, not remembered by its text.
+    const name = { toString: () => 'X' };
+    expect(en('errors.badDate', { param: name as unknown as string, value: 'c' })).toContain('X: “c”');
+  });
+
   it('renders a page in Russian from Accept-Language, English otherwise', async () => {
     const ru = await request(t.app).get('/login').set('Accept-Language', 'ru-RU,ru;q=0.9,en;q=0.5');
     expect(ru.text).toContain('<html lang="ru">');
