@@ -313,6 +313,25 @@ describe('owner choices follow the directory', () => {
   }
   const nameOf = async (id: number) => (await q('select name from users where id = $1', [id]))[0]!.name as string;
 
+  it('a long owner filter marks the chosen owner on every page, whichever was chosen before, and follows a rename', async () => {
+    // 25 more members: the choices are long enough for their rendered options to be remembered.
+    await q(`insert into users (email, name, password_hash, role, active) select 'many' || i || '@example.com', 'Many ' || i, 'x', 'user', true from generate_series(1, 25) i`);
+    await q(`insert into memberships (group_id, user_id, role) select $1, id, 'member' from users where email like 'many%'`, [GROUPS.A.id]);
+    const ids = (await q(`select id from users where email like 'many%' order by id`)).map((r) => r.id as number);
+    const selected = async (query: string) => {
+      const select = /<select[^>]*name="owner"[\s\S]*?<\/select>/.exec((await f.agents.memberA.get(`/leads?${query}`)).text)![0];
+      return [...select.matchAll(/<option value="([^"]*)" selected>/g)].map((m) => m[1]);
+    };
+    for (let round = 0; round < 2; round++) {
+      expect(await selected(`owner=${ids[0]}`)).toEqual([String(ids[0])]);
+      expect(await selected(`owner=${ids[7]}`)).toEqual([String(ids[7])]);
+      expect(await selected('')).toEqual([]);
+    }
+    await q(`update users set name = 'Renamed <Many>' where id = $1`, [ids[7]]);
+    const res = await f.agents.memberA.get(`/leads?owner=${ids[7]}`);
+    expect(res.text).toContain(`<option value="${ids[7]}" selected>Renamed &lt;Many&gt;</option>`);
+  });
+
   it('changes written by another process (plain SQL) show on the next page: joined, renamed, deactivated, left', async () => {
     const before = await ownerOptions('memberA');
     expect(before).toContain(`${USERS.subjectA.id}:${await nameOf(USERS.subjectA.id)}`);
