@@ -290,6 +290,19 @@ describe('the list', () => {
     expect(await listNames('memberA', 'q=mass&sort=created&dir=asc&page=400')).toEqual(oldest.map((r) => r.last_name));
     const byName = await q("select last_name from leads where last_name like 'Mass%' order by lower(last_name) offset 25 limit 25");
     expect(await listNames('memberA', 'q=mass&sort=name&dir=asc&page=2')).toEqual(byName.map((r) => r.last_name));
+    // By owner (a join of its own in the walk), and past the cap: not offered, as on the list itself.
+    const byOwner = await q("select last_name from leads where last_name like 'Mass%' order by id asc limit 25");
+    expect(await listNames('memberA', 'q=mass&sort=owner&dir=asc')).toEqual(byOwner.map((r) => r.last_name));
+    const past = await f.agents.memberA.get('/leads?q=mass&page=401');
+    expect(past.status).toBe(200);
+    expect([...past.text.matchAll(/href="\/leads\/\d+">/g)]).toHaveLength(0);
+    expect(past.text).toContain('10,000+ leads');
+    expect((await f.agents.memberA.get('/leads?q=mass1005&page=401')).text).toContain('2 leads');
+    // Matches that come late in the list's order (10,000 names before them that do not match): the walk
+    // comes back short and the matches are sorted instead.
+    await q(`insert into leads (group_id, last_name, status, created_by_id) select $1, 'Aaa' || i, 'new', $2 from generate_series(1, 10000) i`, [GROUPS.A.id, USERS.memberA.id]);
+    const lateByName = await q("select last_name from leads where last_name like 'Mass%' order by lower(last_name), id limit 25");
+    expect(await listNames('memberA', 'q=mass&sort=name&dir=asc')).toEqual(lateByName.map((r) => r.last_name));
     // Russian: the same cap, in the plural form for 10 000.
     const ru = await f.agents.memberA.get('/leads').set('Accept-Language', 'ru');
     expect(ru.text).toMatch(/10[\s\u00a0\u202f]000\+/);

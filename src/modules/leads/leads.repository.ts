@@ -88,8 +88,11 @@ export const leadsRepository = {
       // every row instead, which it picks whenever it overestimates the matches (333 ms against 20 ms;
       // bench/RESULTS.md, F4), and it bounds the work: "ов" matches 300,000 leads, all sorted took 720 ms.
       const keys = Object.fromEntries(SORTS[q.sort].map((c, i) => [`k${i}`, sql`${c}`.as(`k${i}`)]));
-      const keyed = db.select({ id: leads.id, search: leads.search, ...keys }).from(leads);
-      const matching = (condition: SQL) => (withOwner ? keyed.leftJoin(owner, eq(owner.id, leads.ownerId)) : keyed).where(condition);
+      // A new builder each time: Drizzle's builders change in place (a second join of the owner would throw).
+      const matching = (condition: SQL) => {
+        const keyed = db.select({ id: leads.id, search: leads.search, ...keys }).from(leads);
+        return (withOwner ? keyed.leftJoin(owner, eq(owner.id, leads.ownerId)) : keyed).where(condition);
+      };
       const keyOrder = sql.raw([...SORTS[q.sort].map((_, i) => `k${i} ${q.dir}${nullsLast ? ' nulls last' : ''}`), `id ${q.dir}`].join(', '));
       // One statement: the page of (at most COUNT_CAP + 1) matches with their window count, joined to its rows.
       const page = db
@@ -105,16 +108,17 @@ export const leadsRepository = {
       // testing the LIKE row by row until it is full: 25 of 300,000 matches in 0.2 ms; a tenth as common, 2,500
       // rows read. The LIKE stays outside the subquery, so the planner cannot swap the walk for the bitmap, and
       // the subquery's LIMIT makes it plan for the first rows (a member's groups are 4% of the created_at index:
-      // planned for all their rows, it sorted them, 68 ms). Within the first COUNT_CAP rows of the list, a
-      // match is due every 1 in (scope ÷ 10,000) rows: page 1 over a million leads needs 2,500. A deep page
-      // that needs more reads on unbounded ("offset 0" instead of the LIMIT).
-      const walk = (bounded: boolean) =>
+      // planned for all their rows, it sorted them, 68 ms). The walk reads at most the list's first COUNT_CAP
+      // rows: where the matches thin out in that order (a Cyrillic term sorted by name meets the Latin names
+      // first) or the page is deep, it comes back short and the matches are sorted after all, as before the cap.
+      const walk = () =>
         db.select({ id: sql<number>`w.id` })
-          .from(sql`(${matching(leadFilters(actor, { ...q, q: undefined })).orderBy(...order)} ${bounded ? sql`limit ${COUNT_CAP}` : sql`offset 0`}) w`)
+          .from(sql`(${matching(leadFilters(actor, { ...q, q: undefined })).orderBy(...order)} limit ${COUNT_CAP}) w`)
           .where(searchCondition(sql`w.search`, q.q!))
           .orderBy(keyOrder)
           .limit(q.perPage)
           .offset(offset);
+      const sortAll = () => db.select({ id: sql<number>`m.id` }).from(sql`(${matching(where)} offset 0) m`).orderBy(keyOrder).limit(q.perPage).offset(offset);
       // The page's ids and the number of matches are reused while nothing in scope changes (the owner order
       // also reads names: the directory's revision too), as list counts are: paging back, reopening a search,
       // the same search from a colleague. Every match is read from the heap to be counted and sorted (9,436 for
@@ -126,18 +130,20 @@ export const leadsRepository = {
       const found = await memoizedQuery(db, 'search:leads', where, revision, async () => {
         fresh = await statement;
         const n = fresh[0]?.n;
-        if (n !== undefined && n <= COUNT_CAP) return { ids: fresh.map((r) => r.id), n };
+        // All the matches were in the statement: its page is right (or empty, past the last match).
+        if (n === undefined ? offset <= COUNT_CAP : n <= COUNT_CAP) return { ids: fresh.map((r) => r.id), n: n ?? 0 };
         fresh = undefined;
-        // An empty page within the cap is past the last match; past the cap there may be more (the API's
-        // deep pages read on), which only the walk can tell.
-        if (n === undefined && (offset <= COUNT_CAP || !opts.deep)) return { ids: [], n: 0 };
-        // Every page offered is full (pages stop at COUNT_CAP): a short one means the bound cut it.
-        let walked = await walk(true);
-        if (walked.length < q.perPage) walked = await walk(false);
-        return { ids: walked.map((r) => r.id), n: COUNT_CAP + 1 };
+        // More. Pages past the cap are not offered (nor queried), as on every list; the API's deep pages read on.
+        // (Past the statement's matches too, their number is not known: the caller counts.)
+        if (offset >= COUNT_CAP && !opts.deep) return { ids: [], n: n ?? 0 };
+        const walked = offset < COUNT_CAP ? await walk() : [];
+        return { ids: (walked.length === q.perPage ? walked : await sortAll()).map((r) => r.id), n: COUNT_CAP + 1 };
       }, `${q.sort} ${q.dir} ${q.perPage} ${offset} ${opts.deep ?? false}`);
-      // Past the last page the window count is gone: count on its own (capped says so itself).
-      if (!found.ids.length) return { items: [], ...(offset ? await cappedCount(db, leads, where, scope) : { total: 0, capped: false }), keyset: false };
+      if (!found.ids.length) {
+        if (found.n > COUNT_CAP) return { items: [], total: COUNT_CAP, capped: true, keyset: false };
+        // Past the last page the window count is gone: count on its own (capped says so itself).
+        return { items: [], ...(offset ? await cappedCount(db, leads, where, scope) : { total: 0, capped: false }), keyset: false };
+      }
       const items = fresh ? fresh.map(({ n: _, ...row }) => row) : await rows(found.ids);
       return { items, total: Math.min(found.n, COUNT_CAP), capped: found.n > COUNT_CAP, keyset: false };
     }
