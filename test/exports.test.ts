@@ -375,6 +375,7 @@ describe('GET /clients/export (streamed at once)', () => {
     expect(hx.status).toBe(400);
     expect(hx.text).toContain('createdFrom: “2026-13-45” is not a valid date');
     expect(hx.text).not.toMatch(/<html|<main|<nav/);
+    expect(hx.headers['x-error-fragment']).toBe('1');
     for (const url of ['/api/v1/clients?createdFrom=2026-13-45', '/api/v1/leads?createdTo=2026-00-10']) {
       const api = await agents.managerA.get(url);
       expect(api.status, url).toBe(400);

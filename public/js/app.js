@@ -7,7 +7,8 @@
   });
   // htmx swaps nothing when a request fails: without this, a filter that answered 400 or a session that
   // expired (403) would leave the page as it was, silently. The server answers htmx with a short fragment
-  // (views/errors/_htmx.njk), escaped like every page; a failure to reach it gets the layout's own text.
+  // (views/errors/_htmx.njk, marked X-Error-Fragment), escaped like every page; a failure to reach it gets the
+  // layout's own text.
   var errorBox = document.getElementById('htmx-error');
   // The element whose request failed: its next success clears the message (the bell's polling does not).
   var failedFrom = null;
@@ -23,7 +24,8 @@
   });
   document.body.addEventListener('htmx:responseError', function (evt) {
     var xhr = evt.detail.xhr;
-    var fragment = /^text\/html/.test(xhr.getResponseHeader('content-type') || '') && xhr.responseText;
+    // Only this app's own error fragment is put in as markup; anything else (a proxy's 502 page) as its status.
+    var fragment = xhr.getResponseHeader('X-Error-Fragment') === '1' && /^text\/html/.test(xhr.getResponseHeader('content-type') || '');
     showError(evt.detail.elt, fragment ? xhr.responseText : '', xhr.status + ' ' + xhr.statusText);
   });
   document.body.addEventListener('htmx:sendError', function (evt) {

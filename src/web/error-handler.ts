@@ -70,6 +70,8 @@ function bareLocals(req: Request, res: Response) {
 }
 
 function render(res: Response, status: number, message: string, debug: string | undefined, requestId: string | undefined, action: AppError['action'] | undefined, htmx: boolean) {
+  // The marker tells public/js/app.js the body is this app's escaped fragment (a proxy's error page is not).
+  if (htmx) res.set('X-Error-Fragment', '1');
   res.status(status).render(htmx ? 'errors/_htmx.njk' : 'errors/error', { status, message, debug, requestId, action }, (renderErr, html) => {
     // A broken template must not hide the original error behind a second one.
     if (renderErr) return void res.type('text').send(`${status} ${message}`);
