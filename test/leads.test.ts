@@ -231,6 +231,27 @@ describe('the list', () => {
     expect(await total('admin')).toBe('0 leads');
   });
 
+  it('a member of two groups pages by number through both, merged in date order (ties by id), within each group\'s visibility', async () => {
+    await q('insert into memberships (user_id, group_id, role) values ($1, $2, $3)', [USERS.memberA.id, GROUPS.B.id, 'member']);
+    await q("update groups set visibility = 'own' where id = $1", [GROUPS.B.id]);
+    await q(`insert into leads (group_id, last_name, status, created_by_id, owner_id, created_at)
+             select case when i % 2 = 0 then $1::int else $2::int end, 'Mix' || i, 'new',
+                    $3::int, case when i % 6 = 1 then $4::int else $3::int end,
+                    -- 51 at the same instant, across the first two pages: their order is the id's
+                    now() - make_interval(mins => case when i between 10 and 60 then 10 else i end)
+             from generate_series(1, 70) i`, [GROUPS.A.id, GROUPS.B.id, USERS.subjectB.id, USERS.memberA.id]);
+    const expected = async (dir: 'asc' | 'desc', offset: number) =>
+      (await q(`select trim(last_name || ' ' || first_name) as name from leads where deleted_at is null and status <> 'converted'
+                  and (group_id = $1 or (group_id = $2 and (owner_id = $3 or created_by_id = $3)))
+                order by created_at ${dir}, id ${dir} offset $4 limit 25`, [GROUPS.A.id, GROUPS.B.id, USERS.memberA.id, offset])).map((r) => r.name);
+    // Some of group B's, only those memberA owns: group B is "own records" and memberA a plain member there.
+    const page1 = await listNames('memberA', '');
+    expect(page1.some((n) => /^Mix\d+$/.test(n) && Number(n.slice(3)) % 2 === 1)).toBe(true);
+    expect(page1).toEqual(await expected('desc', 0));
+    expect(await listNames('memberA', 'page=2')).toEqual(await expected('desc', 25));
+    expect(await listNames('memberA', 'page=2&dir=asc&sort=created')).toEqual(await expected('asc', 25));
+  });
+
   it('a search follows every change, by any process: its matches are reused only while the groups and names are unchanged', async () => {
     const insert = (group: number, name: string, owner: number) =>
       q(`insert into leads (group_id, last_name, status, created_by_id, owner_id) values ($1, $2, 'new', $3, $3)`, [group, name, owner]);

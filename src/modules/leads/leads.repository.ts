@@ -147,9 +147,20 @@ export const leadsRepository = {
       const items = fresh ? fresh.map(({ n: _, ...row }) => row) : await rows(found.ids);
       return { items, total: Math.min(found.n, COUNT_CAP), capped: found.n > COUNT_CAP, keyset: false };
     }
-    const idsOnly = db.select({ id: leads.id }).from(leads);
-    const ids = (condition: SQL, by: SQL[], skip: number) =>
-      (withOwner ? idsOnly.leftJoin(owner, eq(owner.id, leads.ownerId)) : idsOnly).where(condition).orderBy(...by).limit(q.perPage).offset(skip);
+    const ids = (condition: SQL, by: SQL[], skip: number) => {
+      const idsOnly = db.select({ id: leads.id }).from(leads);
+      return (withOwner ? idsOnly.leftJoin(owner, eq(owner.id, leads.ownerId)) : idsOnly).where(condition).orderBy(...by).limit(q.perPage).offset(skip);
+    };
+    // A member's groups are a few slices of the date order (the bench member's two are 8% of it): a page by number
+    // takes each group's newest (offset + page) rows from its slice of leads_group_live_created_idx and merges
+    // them, instead of skipping ~12 times as many entries of the whole date index (page 400: 63 → 3.7 ms).
+    const memberGroups = q.sort === 'created' && !actor.isAdmin && !q.group ? actor.memberships.map((m) => m.groupId) : [];
+    const merged = (skip: number) => {
+      const slices = memberGroups.map((g) =>
+        sql`(${db.select({ id: leads.id, k: sql`${leads.createdAt}`.as('k') }).from(leads).where(and(where, eq(leads.groupId, g))).orderBy(...order).limit(skip + q.perPage)})`);
+      return db.select({ id: sql<number>`u.id` }).from(sql`(${sql.join(slices, sql` union all `)}) u`)
+        .orderBy(sql.raw(`u.k ${q.dir}, u.id ${q.dir}`)).limit(q.perPage).offset(skip);
+    };
     // "Stale" compares with the clock: its count is never reused.
     const count = cappedCount(db, leads, where, q.stale ? undefined : scopeRevision(actor));
     // Next/prev links name the row to continue from (keyset): no OFFSET, however deep. (rows() puts a page read
@@ -157,7 +168,7 @@ export const leadsRepository = {
     const keyset = q.sort === 'created' ? keysetPage(leads, leads.createdAt, leads.id, q.dir, q, leadScope(actor)) : undefined;
     const page = await pageWithCount(count, {
       byCursor: keyset && (() => rows(ids(and(where, keyset.condition)!, keyset.order, 0))),
-      byOffset: () => rows(ids(where, order, offset)),
+      byOffset: () => rows(memberGroups.length > 1 && memberGroups.length <= 20 ? merged(offset) : ids(where, order, offset)),
       offset,
       deep: opts.deep,
     });
