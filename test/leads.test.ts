@@ -237,9 +237,9 @@ describe('the list', () => {
     await q(`insert into leads (group_id, last_name, status, created_by_id, owner_id, created_at)
              select case when i % 2 = 0 then $1::int else $2::int end, 'Mix' || i, 'new',
                     $3::int, case when i % 6 = 1 then $4::int else $3::int end,
-                    -- 51 at the same instant, across the first two pages: their order is the id's
-                    now() - make_interval(mins => case when i between 10 and 60 then 10 else i end)
-             from generate_series(1, 70) i`, [GROUPS.A.id, GROUPS.B.id, USERS.subjectB.id, USERS.memberA.id]);
+                    -- 61 at the same instant, across pages 3 to 5: their order is the id's
+                    now() - make_interval(mins => case when i between 100 and 160 then 100 else i end)
+             from generate_series(1, 300) i`, [GROUPS.A.id, GROUPS.B.id, USERS.subjectB.id, USERS.memberA.id]);
     const expected = async (dir: 'asc' | 'desc', offset: number) =>
       (await q(`select trim(last_name || ' ' || first_name) as name from leads where deleted_at is null and status <> 'converted'
                   and (group_id = $1 or (group_id = $2 and (owner_id = $3 or created_by_id = $3)))
@@ -248,8 +248,9 @@ describe('the list', () => {
     const page1 = await listNames('memberA', '');
     expect(page1.some((n) => /^Mix\d+$/.test(n) && Number(n.slice(3)) % 2 === 1)).toBe(true);
     expect(page1).toEqual(await expected('desc', 0));
-    expect(await listNames('memberA', 'page=2')).toEqual(await expected('desc', 25));
-    expect(await listNames('memberA', 'page=2&dir=asc&sort=created')).toEqual(await expected('asc', 25));
+    // Deep enough (offset 100 on) to be read from each group's slice and merged.
+    for (const page of [4, 5, 6]) expect(await listNames('memberA', `page=${page}`)).toEqual(await expected('desc', (page - 1) * 25));
+    expect(await listNames('memberA', 'page=5&dir=asc&sort=created')).toEqual(await expected('asc', 100));
   });
 
   it('a search follows every change, by any process: its matches are reused only while the groups and names are unchanged', async () => {
