@@ -216,8 +216,9 @@ async function main() {
   const loginEmails = (await db.query(`select email from users where id > $1 and active and role = 'user' order by id limit 200`, [member.id])).rows.map((r) => r.email as string);
   const aHash = (await one<{ password_hash: string }>('select password_hash from users where email = $1', [loginEmails[0]])).password_hash;
   const pgVersion = (await one<{ v: string }>(`select current_setting('server_version') as v`)).v;
-  const pgSettings = (await db.query(`select name, setting, unit from pg_settings where name in ('shared_buffers', 'work_mem', 'effective_cache_size', 'max_parallel_workers_per_gather', 'jit')`)).rows
-    .map((r) => `${r.name}=${r.setting}${r.unit ?? ''}`).join(', ');
+  // current_setting() gives each in its own unit ("128MB"); setting and unit would read "163848kB" for 16,384 pages of 8kB.
+  const pgSettings = (await db.query(`select name, current_setting(name) as value from pg_settings where name in ('shared_buffers', 'work_mem', 'effective_cache_size', 'max_parallel_workers_per_gather', 'jit') order by name`)).rows
+    .map((r) => `${r.name}=${r.value}`).join(', ');
   await db.end();
 
   log(`data: ${fmt(counts.leads)} leads, ${fmt(counts.clients)} clients, ${counts.groups} groups, ${counts.users} users; ` +
