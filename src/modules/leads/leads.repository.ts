@@ -109,7 +109,7 @@ export const leadsRepository = {
       // More matches than that: a broad term, found every few rows. The page is then read in the list's order,
       // testing the LIKE row by row until it is full: 25 of 300,000 matches in 0.2 ms; a tenth as common, 2,500
       // rows read. The LIKE stays outside the subquery, so the planner cannot swap the walk for the bitmap, and
-      // the subquery's LIMIT makes it plan for the first rows (a member's groups are 4% of the created_at index:
+      // the subquery's LIMIT makes it plan for the first rows (a member's groups are 8% of the created_at index:
       // planned for all their rows, it sorted them, 68 ms). The walk reads at most the list's first COUNT_CAP
       // rows: where the matches thin out in that order (a Cyrillic term sorted by name meets the Latin names
       // first) or the page is deep, it comes back short and the matches are sorted after all, as before the cap.
