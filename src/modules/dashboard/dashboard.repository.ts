@@ -1,7 +1,7 @@
 import { and, desc, eq, inArray, isNotNull, isNull, or, sql } from 'drizzle-orm';
 import { alias, type AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client.js';
-import { activities, clients, groupRevisions, leads, users } from '../../db/schema/index.js';
+import { activities, clients, directoryRevision, groupRevisions, leads, users } from '../../db/schema/index.js';
 import { groupScope, type Actor } from '../access/policy.js';
 import { clientWhere } from '../clients/clients.repository.js';
 import { leadFilters } from '../leads/leads.repository.js';
@@ -102,14 +102,19 @@ export const dashboardRepository = {
    * The revisions of the groups in view (migration 0009 raises a group's on any change to its leads or
    * clients), as one string: while it stays the same, the aggregates cannot have changed. Every group's own
    * revision, not the largest: numbers are taken when a statement runs, so two groups' changes may commit out of
-   * order, and a late commit in one group would not move the largest number.
+   * order, and a late commit in one group would not move the largest number. For an actor that came without
+   * them (the signed-in user's query brings both, see namedScopeRevision).
    */
   async revision(db: DbOrTx, groupIds: number[] | undefined): Promise<string> {
     const [row] = await db
-      .select({ r: sql<string | null>`string_agg(${groupRevisions.groupId} || ':' || ${groupRevisions.revision}, ',' order by ${groupRevisions.groupId})` })
+      .select({
+        r: sql<string | null>`string_agg(${groupRevisions.groupId} || ':' || ${groupRevisions.revision}, ',' order by ${groupRevisions.groupId})`,
+        directory: sql<string | null>`(select ${directoryRevision.revision}::text from ${directoryRevision})`,
+      })
       .from(groupRevisions)
       .where(groupIds ? inArray(groupRevisions.groupId, groupIds.length ? groupIds : [0]) : undefined);
-    return row?.r ?? '';
+    // As namedScopeRevision spells it: the groups', then the directory's (owner names are on the dashboard).
+    return `${row?.r ?? ''}|${row?.directory ?? ''}`;
   },
 
   assignedToMe(db: DbOrTx, actor: Actor, group: number | undefined) {

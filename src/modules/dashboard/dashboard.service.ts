@@ -5,7 +5,7 @@ import { NotFoundError } from '../../web/errors.js';
 import { canSee, type Actor } from '../access/policy.js';
 import { OPEN_STATUSES, STALE_DAYS } from '../leads/leads.schemas.js';
 import { dashboardRepository as repo, type Periods } from './dashboard.repository.js';
-import { revisionMemo, scopeRevision } from '../records/revisions.js';
+import { namedScopeRevision, revisionMemo } from '../records/revisions.js';
 
 const DAY = 86_400_000;
 const iso = (d: Date) => d.toISOString().slice(0, 10);
@@ -81,7 +81,7 @@ export function createDashboardService(deps: { database: Database }) {
   async function cachedAggregates(actor: Actor, group: number | undefined, p: Periods, now: number) {
     const groupIds = group ? [group] : actor.isAdmin ? undefined : actor.memberships.map((m) => m.groupId);
     // The owner table names people: a rename (the directory's revision) changes the figures' text too.
-    const revision = `${scopeRevision(actor, group ? [group] : undefined) ?? (await repo.revision(db, groupIds))}|${actor.directoryRevision ?? ''}`;
+    const revision = namedScopeRevision(actor, group ? [group] : undefined) ?? (await repo.revision(db, groupIds));
     // Computed on one connection in one read-only snapshot, so the lead and client figures agree (the eleven
     // parallel queries this replaced held the whole pool under load and failed with connect timeouts).
     const compute = () => db.transaction((tx) => aggregates(tx, actor, group, p), { isolationLevel: 'repeatable read', accessMode: 'read only' });

@@ -5,7 +5,7 @@ import { groups, leads, memberships, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
 import { cappedCount, COUNT_CAP, dateRange, keysetPage, memoizedQuery, pageWithCount, searchCondition, type ListOptions } from '../records/list.js';
-import { scopeRevision } from '../records/revisions.js';
+import { namedScopeRevision, scopeRevision } from '../records/revisions.js';
 import { OPEN_STATUSES, STALE_DAYS, type LeadListQuery } from './leads.schemas.js';
 
 export type Lead = typeof leads.$inferSelect;
@@ -126,8 +126,7 @@ export const leadsRepository = {
       // the same search from a colleague. Every match is read from the heap to be counted and sorted (9,436 for
       // a common surname over all groups: 20 ms of database time); the 25 rows by id cost 0.3 ms, and are read
       // fresh each time.
-      const scope = q.stale ? undefined : scopeRevision(actor);
-      const revision = scope === undefined || actor.directoryRevision === undefined ? undefined : `${scope}|${actor.directoryRevision}`;
+      const revision = q.stale ? undefined : namedScopeRevision(actor);
       let fresh: Awaited<typeof statement> | undefined;
       const found = await memoizedQuery(db, 'search:leads', where, revision, async () => {
         fresh = await statement;
@@ -144,7 +143,7 @@ export const leadsRepository = {
       if (!found.ids.length) {
         if (found.n > COUNT_CAP) return { items: [], total: COUNT_CAP, capped: true, keyset: false };
         // Past the last page the window count is gone: count on its own (capped says so itself).
-        return { items: [], ...(offset ? await cappedCount(db, leads, where, scope) : { total: 0, capped: false }), keyset: false };
+        return { items: [], ...(offset ? await cappedCount(db, leads, where, q.stale ? undefined : scopeRevision(actor)) : { total: 0, capped: false }), keyset: false };
       }
       const items = fresh ? fresh.map(({ n: _, ...row }) => row) : await rows(found.ids);
       return { items, total: Math.min(found.n, COUNT_CAP), capped: found.n > COUNT_CAP, keyset: false };

@@ -21,6 +21,15 @@ export function scopeRevision(actor: Actor, groupIds?: number[]): string | undef
 }
 
 /**
+ * scopeRevision with the directory's revision after it, for values that also show or sort by names (owners,
+ * groups), which move with the directory. Undefined when either is missing.
+ */
+export function namedScopeRevision(actor: Actor, groupIds?: number[]): string | undefined {
+  const scope = scopeRevision(actor, groupIds);
+  return scope === undefined || actor.directoryRevision === undefined ? undefined : `${scope}|${actor.directoryRevision}`;
+}
+
+/**
  * A value per key, recomputed when the revision it was computed under moves or after `ttlMs`. Per process:
  * every request brings the current revision from PostgreSQL, so no process serves a value older than a change.
  * Misses for the same key and revision share one computation; the oldest entry goes past `maxEntries`.
