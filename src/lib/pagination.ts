@@ -60,7 +60,7 @@ export function toPage<T>(
   const pages = Math.max(1, Math.ceil(total / q.perPage));
   const deep = capped && opts.deep === true;
   const href = (page: number, cursor: { after?: unknown; before?: unknown } = {}) => queryHref(basePath, query, { page: page > 1 ? page : undefined, ...cursor });
-  const rowId = (item: T | undefined) => (item as { id?: unknown } | undefined)?.id;
+  const idOf = (item: T | undefined) => (item as { id?: unknown } | undefined)?.id;
   const keyset = opts.keyset === true && items.length > 0;
   const prev = deep ? q.page - 1 : Math.min(q.page - 1, pages);
   return {
@@ -70,8 +70,8 @@ export function toPage<T>(
     total,
     capped,
     pages,
-    prevHref: q.page > 1 ? href(prev, keyset && prev > 1 && prev === q.page - 1 ? { before: rowId(items[0]) } : {}) : undefined,
-    nextHref: q.page < pages || (deep && items.length === q.perPage) ? href(q.page + 1, keyset ? { after: rowId(items.at(-1)) } : {}) : undefined,
+    prevHref: q.page > 1 ? href(prev, keyset && prev > 1 && prev === q.page - 1 ? { before: idOf(items[0]) } : {}) : undefined,
+    nextHref: q.page < pages || (deep && items.length === q.perPage) ? href(q.page + 1, keyset ? { after: idOf(items.at(-1)) } : {}) : undefined,
   };
 }
 
