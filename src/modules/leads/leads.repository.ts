@@ -69,85 +69,104 @@ const listColumns = {
   clientId: leads.clientId,
 };
 
+/** The sorts whose key may be null: those rows go last either way. */
+const nullsLastIn = (q: LeadListQuery) => q.sort === 'value' || q.sort === 'owner';
+
+/** The list's ORDER BY: the sort's keys, ties broken by id. */
+function listOrder(q: LeadListQuery): SQL[] {
+  const dir = q.dir === 'asc' ? asc : desc;
+  const nullsLast = nullsLastIn(q);
+  return [...SORTS[q.sort].map((c) => (nullsLast ? sql`${c} ${sql.raw(q.dir)} nulls last` : dir(c))), dir(leads.id)];
+}
+
+/** The page's rows with their group and owner, in the list's order (the ids come first: see list). */
+const pageRows = (db: DbOrTx, order: SQL[], ids: SQLWrapper | number[]) =>
+  db.select(listColumns).from(leads).innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId))
+    .where(inArray(leads.id, ids)).orderBy(...order);
+
+/** The list's page when it has a text search (see list): its matches, their count, and the page's rows. */
+async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: ListOptions) {
+  const where = leadFilters(actor, q);
+  const order = listOrder(q);
+  const offset = offsetOf(q);
+  const nullsLast = nullsLastIn(q);
+  const withOwner = q.sort === 'owner';
+  // A text search takes its matches once (the trigram index), counts and sorts only them. The LIMIT (like
+  // "offset 0" before it) keeps the planner from walking the created_at index backwards testing the LIKE on
+  // every row instead, which it picks whenever it overestimates the matches (333 ms against 20 ms;
+  // bench/RESULTS.md, F4), and it bounds the work: "ов" matches 300,000 leads, all sorted took 720 ms.
+  const keys = Object.fromEntries(SORTS[q.sort].map((c, i) => [`k${i}`, sql`${c}`.as(`k${i}`)]));
+  // A new builder each time: Drizzle's builders change in place (a second join of the owner would throw).
+  const matching = (condition: SQL) => {
+    const keyed = db.select({ id: leads.id, search: leads.search, ...keys }).from(leads);
+    return (withOwner ? keyed.leftJoin(owner, eq(owner.id, leads.ownerId)) : keyed).where(condition);
+  };
+  const keyOrder = sql.raw([...SORTS[q.sort].map((_, i) => `k${i} ${q.dir}${nullsLast ? ' nulls last' : ''}`), `id ${q.dir}`].join(', '));
+  // One statement: the page of (at most COUNT_CAP + 1) matches with their window count, joined to its rows.
+  const page = db
+    .select({ id: sql<number>`m.id`.as('page_id'), n: sql<number>`count(*) over ()::int`.as('n') })
+    .from(sql`(${matching(where)} limit ${COUNT_CAP + 1}) m`)
+    .orderBy(keyOrder)
+    .limit(q.perPage)
+    .offset(offset)
+    .as('page');
+  const statement = db.select({ ...listColumns, n: page.n }).from(leads).innerJoin(page, eq(page.id, leads.id))
+    .innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId)).orderBy(...order);
+  // More matches than that: a broad term, found every few rows. The page is then read in the list's order,
+  // testing the LIKE row by row until it is full: 25 of 300,000 matches in 0.2 ms; a tenth as common, 2,500
+  // rows read. The LIKE stays outside the subquery, so the planner cannot swap the walk for the bitmap, and
+  // the subquery's LIMIT makes it plan for the first rows (a member's groups are 8% of the created_at index:
+  // planned for all their rows, it sorted them, 68 ms). The walk reads at most the list's first COUNT_CAP
+  // rows: where the matches thin out in that order (a Cyrillic term sorted by name meets the Latin names
+  // first) or the page is deep, it comes back short and the matches are sorted after all, as before the cap.
+  const walk = () =>
+    db.select({ id: sql<number>`w.id` })
+      .from(sql`(${matching(leadFilters(actor, { ...q, q: undefined })).orderBy(...order)} limit ${COUNT_CAP}) w`)
+      .where(searchCondition(sql`w.search`, q.q!))
+      .orderBy(keyOrder)
+      .limit(q.perPage)
+      .offset(offset);
+  const sortAll = () => db.select({ id: sql<number>`m.id` }).from(sql`(${matching(where)} offset 0) m`).orderBy(keyOrder).limit(q.perPage).offset(offset);
+  // The page's ids and the number of matches are reused while nothing in scope changes (the owner order
+  // also reads names: the directory's revision too), as list counts are: paging back, reopening a search,
+  // the same search from a colleague. Every match is read from the heap to be counted and sorted (9,436 for
+  // a common surname over all groups: 20 ms of database time); the 25 rows by id cost 0.3 ms, and are read
+  // fresh each time.
+  const revision = q.stale ? undefined : namedScopeRevision(actor);
+  let fresh: Awaited<typeof statement> | undefined;
+  const found = await memoizedQuery(db, 'search:leads', where, revision, async () => {
+    fresh = await statement;
+    const n = fresh[0]?.n;
+    // All the matches were in the statement: its page is right (or empty, past the last match).
+    if (n === undefined ? offset <= COUNT_CAP : n <= COUNT_CAP) return { ids: fresh.map((r) => r.id), n: n ?? 0 };
+    fresh = undefined;
+    // More. Pages past the cap are not offered (nor queried), as on every list; the API's deep pages read on.
+    // (Past the statement's matches too, their number is not known: the caller counts.)
+    if (offset >= COUNT_CAP && !opts.deep) return { ids: [], n: n ?? 0 };
+    const walked = offset < COUNT_CAP ? await walk() : [];
+    return { ids: (walked.length === q.perPage ? walked : await sortAll()).map((r) => r.id), n: COUNT_CAP + 1 };
+  }, `${q.sort} ${q.dir} ${q.perPage} ${offset} ${opts.deep ?? false}`);
+  if (!found.ids.length) {
+    if (found.n > COUNT_CAP) return { items: [], total: COUNT_CAP, capped: true, keyset: false };
+    // Past the last page the window count is gone: count on its own (capped says so itself).
+    return { items: [], ...(offset ? await cappedCount(db, leads, where, q.stale ? undefined : scopeRevision(actor)) : { total: 0, capped: false }), keyset: false };
+  }
+  const items = fresh ? fresh.map(({ n: _, ...row }) => row) : await pageRows(db, order, found.ids);
+  return { items, total: Math.min(found.n, COUNT_CAP), capped: found.n > COUNT_CAP, keyset: false };
+}
+
 export const leadsRepository = {
   /** One page and the (capped) total, in two queries whatever the page size (no query per row). */
   async list(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: ListOptions = {}) {
+    if (q.q) return searchPage(db, actor, q, opts);
     const where = leadFilters(actor, q);
-    const dir = q.dir === 'asc' ? asc : desc;
-    const nullsLast = q.sort === 'value' || q.sort === 'owner';
-    const order = [...SORTS[q.sort].map((c) => (nullsLast ? sql`${c} ${sql.raw(q.dir)} nulls last` : dir(c))), dir(leads.id)];
+    const order = listOrder(q);
     const offset = offsetOf(q);
     // Deferred join: the page's ids first (for the default order an index-only walk of leads_live_created_idx,
     // even 10,000 rows deep), then the 25 rows with their group and owner. Reading whole rows while skipping
     // the offset took 294 ms at page 400; the ids alone a fraction of that.
     const withOwner = q.sort === 'owner';
-    const rows = (ids: SQLWrapper | number[]) =>
-      db.select(listColumns).from(leads).innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId))
-        .where(inArray(leads.id, ids)).orderBy(...order);
-    if (q.q) {
-      // A text search takes its matches once (the trigram index), counts and sorts only them. The LIMIT (like
-      // "offset 0" before it) keeps the planner from walking the created_at index backwards testing the LIKE on
-      // every row instead, which it picks whenever it overestimates the matches (333 ms against 20 ms;
-      // bench/RESULTS.md, F4), and it bounds the work: "ов" matches 300,000 leads, all sorted took 720 ms.
-      const keys = Object.fromEntries(SORTS[q.sort].map((c, i) => [`k${i}`, sql`${c}`.as(`k${i}`)]));
-      // A new builder each time: Drizzle's builders change in place (a second join of the owner would throw).
-      const matching = (condition: SQL) => {
-        const keyed = db.select({ id: leads.id, search: leads.search, ...keys }).from(leads);
-        return (withOwner ? keyed.leftJoin(owner, eq(owner.id, leads.ownerId)) : keyed).where(condition);
-      };
-      const keyOrder = sql.raw([...SORTS[q.sort].map((_, i) => `k${i} ${q.dir}${nullsLast ? ' nulls last' : ''}`), `id ${q.dir}`].join(', '));
-      // One statement: the page of (at most COUNT_CAP + 1) matches with their window count, joined to its rows.
-      const page = db
-        .select({ id: sql<number>`m.id`.as('page_id'), n: sql<number>`count(*) over ()::int`.as('n') })
-        .from(sql`(${matching(where)} limit ${COUNT_CAP + 1}) m`)
-        .orderBy(keyOrder)
-        .limit(q.perPage)
-        .offset(offset)
-        .as('page');
-      const statement = db.select({ ...listColumns, n: page.n }).from(leads).innerJoin(page, eq(page.id, leads.id))
-        .innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId)).orderBy(...order);
-      // More matches than that: a broad term, found every few rows. The page is then read in the list's order,
-      // testing the LIKE row by row until it is full: 25 of 300,000 matches in 0.2 ms; a tenth as common, 2,500
-      // rows read. The LIKE stays outside the subquery, so the planner cannot swap the walk for the bitmap, and
-      // the subquery's LIMIT makes it plan for the first rows (a member's groups are 8% of the created_at index:
-      // planned for all their rows, it sorted them, 68 ms). The walk reads at most the list's first COUNT_CAP
-      // rows: where the matches thin out in that order (a Cyrillic term sorted by name meets the Latin names
-      // first) or the page is deep, it comes back short and the matches are sorted after all, as before the cap.
-      const walk = () =>
-        db.select({ id: sql<number>`w.id` })
-          .from(sql`(${matching(leadFilters(actor, { ...q, q: undefined })).orderBy(...order)} limit ${COUNT_CAP}) w`)
-          .where(searchCondition(sql`w.search`, q.q!))
-          .orderBy(keyOrder)
-          .limit(q.perPage)
-          .offset(offset);
-      const sortAll = () => db.select({ id: sql<number>`m.id` }).from(sql`(${matching(where)} offset 0) m`).orderBy(keyOrder).limit(q.perPage).offset(offset);
-      // The page's ids and the number of matches are reused while nothing in scope changes (the owner order
-      // also reads names: the directory's revision too), as list counts are: paging back, reopening a search,
-      // the same search from a colleague. Every match is read from the heap to be counted and sorted (9,436 for
-      // a common surname over all groups: 20 ms of database time); the 25 rows by id cost 0.3 ms, and are read
-      // fresh each time.
-      const revision = q.stale ? undefined : namedScopeRevision(actor);
-      let fresh: Awaited<typeof statement> | undefined;
-      const found = await memoizedQuery(db, 'search:leads', where, revision, async () => {
-        fresh = await statement;
-        const n = fresh[0]?.n;
-        // All the matches were in the statement: its page is right (or empty, past the last match).
-        if (n === undefined ? offset <= COUNT_CAP : n <= COUNT_CAP) return { ids: fresh.map((r) => r.id), n: n ?? 0 };
-        fresh = undefined;
-        // More. Pages past the cap are not offered (nor queried), as on every list; the API's deep pages read on.
-        // (Past the statement's matches too, their number is not known: the caller counts.)
-        if (offset >= COUNT_CAP && !opts.deep) return { ids: [], n: n ?? 0 };
-        const walked = offset < COUNT_CAP ? await walk() : [];
-        return { ids: (walked.length === q.perPage ? walked : await sortAll()).map((r) => r.id), n: COUNT_CAP + 1 };
-      }, `${q.sort} ${q.dir} ${q.perPage} ${offset} ${opts.deep ?? false}`);
-      if (!found.ids.length) {
-        if (found.n > COUNT_CAP) return { items: [], total: COUNT_CAP, capped: true, keyset: false };
-        // Past the last page the window count is gone: count on its own (capped says so itself).
-        return { items: [], ...(offset ? await cappedCount(db, leads, where, q.stale ? undefined : scopeRevision(actor)) : { total: 0, capped: false }), keyset: false };
-      }
-      const items = fresh ? fresh.map(({ n: _, ...row }) => row) : await rows(found.ids);
-      return { items, total: Math.min(found.n, COUNT_CAP), capped: found.n > COUNT_CAP, keyset: false };
-    }
+    const rows = (ids: SQLWrapper | number[]) => pageRows(db, order, ids);
     const ids = (condition: SQL, by: SQL[], skip: number) => {
       const idsOnly = db.select({ id: leads.id }).from(leads);
       return (withOwner ? idsOnly.leftJoin(owner, eq(owner.id, leads.ownerId)) : idsOnly).where(condition).orderBy(...by).limit(q.perPage).offset(skip);
