@@ -1,4 +1,4 @@
-// npx tsx bench/explain.ts [--db tandem_bench] [--case REGEX] [--no-analyze]
+// npx tsx bench/explain.ts [--db tandem_bench] [--case REGEX] [--q TERM] [--no-analyze]
 //
 // EXPLAIN (ANALYZE, BUFFERS) of the SQL the list figures run, captured from the app's own repositories (the same
 // way the SQL-ceiling server gets it), for the bench member and admin. For finding out why a figure misses.
@@ -14,7 +14,7 @@ import { clientFilters, clientListQuery } from '../src/modules/clients/clients.s
 import { usersRepository } from '../src/modules/users/users.repository.js';
 import { BENCH_ADMIN_EMAIL, BENCH_MEMBER_EMAIL, databaseUrl, serverUrl } from './lib/pg.js';
 
-const { values } = parseArgs({ options: { db: { type: 'string', default: 'tandem_bench' }, case: { type: 'string' }, 'no-analyze': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { db: { type: 'string', default: 'tandem_bench' }, case: { type: 'string' }, q: { type: 'string' }, 'no-analyze': { type: 'boolean' } } });
 const pool = new pg.Pool({ connectionString: databaseUrl(serverUrl(), values.db!), max: 2 });
 const captured: { sql: string; params: unknown[] }[] = [];
 const capturing = drizzle(pool, { schema, logger: { logQuery: (sql, params) => void captured.push({ sql, params }) } });
@@ -32,18 +32,20 @@ const { rows: [owner] } = await pool.query(
   [member.memberships[0]?.groupId, member.id],
 );
 
+// The search cases' term (--q: another one, say a fragment the cold-search figure asks for).
+const term = values.q ?? 'петров';
 const cases: [string, () => Promise<unknown>][] = [
   ['leads member first page', () => leadsRepository.list(capturing, member, leadListQuery.parse({}))],
   ['leads member deep page 400', () => leadsRepository.list(capturing, member, leadListQuery.parse({ page: '400' }))],
   ['leads member status+owner', () => leadsRepository.list(capturing, member, leadListQuery.parse({ status: 'contacted', owner: String(owner?.owner_id) }))],
-  ['leads member search', () => leadsRepository.list(capturing, member, leadListQuery.parse({ q: 'петров' }))],
+  ['leads member search', () => leadsRepository.list(capturing, member, leadListQuery.parse({ q: term }))],
   ['leads admin first page', () => leadsRepository.list(capturing, admin, leadListQuery.parse({}))],
-  ['leads admin search', () => leadsRepository.list(capturing, admin, leadListQuery.parse({ q: 'петров' }))],
+  ['leads admin search', () => leadsRepository.list(capturing, admin, leadListQuery.parse({ q: term }))],
   // A broad term (300,000 matches over all groups): the page is walked in the list's order instead.
   ['leads admin broad search', () => leadsRepository.list(capturing, admin, leadListQuery.parse({ q: 'ов' }))],
   ['leads member broad search', () => leadsRepository.list(capturing, member, leadListQuery.parse({ q: 'ова' }))],
   ['clients member first page', () => clientsRepository.list(capturing, member, clientListQuery.parse({}))],
-  ['clients admin search', () => clientsRepository.list(capturing, admin, clientListQuery.parse({ q: 'петров' }))],
+  ['clients admin search', () => clientsRepository.list(capturing, admin, clientListQuery.parse({ q: term }))],
   ['clients admin broad search', () => clientsRepository.list(capturing, admin, clientListQuery.parse({ q: 'ов' }))],
   ['clients admin first page', () => clientsRepository.list(capturing, admin, clientListQuery.parse({}))],
   ['clients admin export', async () => captured.push(clientExportQuery(plain, admin, clientFilters.parse({})).toSQL())],

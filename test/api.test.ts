@@ -235,7 +235,9 @@ describe('/api/v1/leads', () => {
     const api = as(await tokenOf('memberA', 'read'));
     const res = await api.get('/api/v1/leads?q=many');
     expectDocumented(res, 'get', '/api/v1/leads');
-    expect(res.body).toMatchObject({ total: 10_000, capped: true, pages: 400 });
+    // A text search counts up to 1,000; the list itself up to 10,000.
+    expect(res.body).toMatchObject({ total: 1_000, capped: true, pages: 40 });
+    expect((await api.get('/api/v1/leads')).body).toMatchObject({ total: 10_000, capped: true, pages: 400 });
     // 'Many 1000', 'Many 10000' and 'Many 10001'.
     expect((await api.get('/api/v1/leads?q=many 1000')).body).toMatchObject({ total: 3, capped: false });
     // Unlike the pages, the API goes on past the cap: `next` leads to the very last row, then stops.
@@ -269,7 +271,7 @@ describe('/api/v1/leads', () => {
     expect(pages).toBe(Math.ceil(n / 100));
   });
 
-  // The pages stop counting at 400 (of 25), but the API goes on: a page past that links back to the page before it.
+  // A search's pages stop counting at 40 (of 25), but the API goes on: a page past that links back to the page before it.
   it('past the counted pages (capped), prev is the page before, not the last counted page', async () => {
     await q(`insert into leads (group_id, owner_id, created_by_id, last_name) select $1, $2, $2, 'Deepfind ' || n from generate_series(1, 10050) n`, [GROUPS.A.id, USERS.memberA.id]);
     try {
@@ -277,7 +279,7 @@ describe('/api/v1/leads', () => {
       // 10,050 rows: page 402 of 25 is the last, full one.
       const res = await api.get('/api/v1/leads?q=deepfind&page=402');
       expectDocumented(res, 'get', '/api/v1/leads');
-      expect(res.body).toMatchObject({ capped: true, pages: 400, page: 402 });
+      expect(res.body).toMatchObject({ capped: true, pages: 40, page: 402 });
       expect(res.body.items).toHaveLength(25);
       expect(res.body.links.prev).toBe('/api/v1/leads?q=deepfind&page=401');
       expect(res.headers.link).toContain('</api/v1/leads?q=deepfind&page=401>; rel="prev"');

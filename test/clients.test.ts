@@ -92,6 +92,17 @@ describe('clients', () => {
     expect(await listNames('admin', 'sort=name&dir=asc')).toEqual(['Альфа', 'Бета', 'Гамма', 'Чужой']);
   });
 
+  it('a search counts up to 1,000 matches ("1,000+", 40 pages); the list itself counts on', async () => {
+    await q(`insert into clients (group_id, name, status, created_by_id, created_at)
+             select $1, 'Сеть ' || i, 'active', $2, now() - make_interval(mins => i) from generate_series(1, 1001) i`, [GROUPS.A.id, USERS.memberA.id]);
+    const search = await f.agents.memberA.get('/clients?q=сеть');
+    expect(search.text).toContain('1,000+ clients');
+    expect(search.text).toContain('Page 1 of 40');
+    expect(await listNames('memberA', 'q=сеть&page=40')).toHaveLength(25);
+    expect(await listNames('memberA', 'q=сеть&page=41')).toEqual([]);
+    expect((await f.agents.memberA.get('/clients')).text).toContain('1,001 clients');
+  });
+
   it('shows the export form to managers only', async () => {
     await post('memberA', '/clients', clientForm());
     expect((await f.agents.managerA.get('/clients')).text).toContain('data-testid="export-form"');

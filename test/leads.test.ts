@@ -239,11 +239,11 @@ describe('the list', () => {
                     $3::int, case when i % 6 = 1 then $4::int else $3::int end,
                     -- 61 at the same instant, across pages 3 to 5: their order is the id's
                     now() - make_interval(mins => case when i between 100 and 160 then 100 else i end)
-             from generate_series(1, 300) i`, [GROUPS.A.id, GROUPS.B.id, USERS.subjectB.id, USERS.memberA.id]);
-    const expected = async (dir: 'asc' | 'desc', offset: number) =>
+             from generate_series(1, 2000) i`, [GROUPS.A.id, GROUPS.B.id, USERS.subjectB.id, USERS.memberA.id]);
+    const expected = async (dir: 'asc' | 'desc', offset: number, search = '') =>
       (await q(`select trim(last_name || ' ' || first_name) as name from leads where deleted_at is null and status <> 'converted'
-                  and (group_id = $1 or (group_id = $2 and (owner_id = $3 or created_by_id = $3)))
-                order by created_at ${dir}, id ${dir} offset $4 limit 25`, [GROUPS.A.id, GROUPS.B.id, USERS.memberA.id, offset])).map((r) => r.name);
+                  and (group_id = $1 or (group_id = $2 and (owner_id = $3 or created_by_id = $3))) and search like $5
+                order by created_at ${dir}, id ${dir} offset $4 limit 25`, [GROUPS.A.id, GROUPS.B.id, USERS.memberA.id, offset, `%${search}%`])).map((r) => r.name);
     // Some of group B's, only those memberA owns: group B is "own records" and memberA a plain member there.
     const page1 = await listNames('memberA', '');
     expect(page1.some((n) => /^Mix\d+$/.test(n) && Number(n.slice(3)) % 2 === 1)).toBe(true);
@@ -251,6 +251,11 @@ describe('the list', () => {
     // Deep enough (offset 100 on) to be read from each group's slice and merged.
     for (const page of [4, 5, 6]) expect(await listNames('memberA', `page=${page}`)).toEqual(await expected('desc', (page - 1) * 25));
     expect(await listNames('memberA', 'page=5&dir=asc&sort=created')).toEqual(await expected('asc', 100));
+    // A search matching more than a search counts (1,333 of them: "1,000+"): its page is found by walking the
+    // same merged order, testing the search row by row.
+    expect((await f.agents.memberA.get('/leads?q=mix')).text).toContain('1,000+ leads');
+    for (const page of [1, 3, 40]) expect(await listNames('memberA', `q=mix&page=${page}`)).toEqual(await expected('desc', (page - 1) * 25, 'mix'));
+    expect(await listNames('memberA', 'q=mix&dir=asc&sort=created&page=2')).toEqual(await expected('asc', 25, 'mix'));
   });
 
   it('a search follows every change, by any process: its matches are reused only while the groups and names are unchanged', async () => {
@@ -283,7 +288,7 @@ describe('the list', () => {
     expect(await listNames('memberA', 'q=zebr&sort=owner&dir=asc&page=2')).toEqual(['Zebrovsky']);
   });
 
-  it('counts up to 10,000 and says "10,000+" beyond; pages stop at 400, and a search still finds the oldest match', async () => {
+  it('counts up to 10,000 and says "10,000+" beyond; pages stop at 400; a search counts up to 1,000 and still finds the oldest match', async () => {
     await q(`insert into leads (group_id, last_name, status, created_by_id, created_at)
              select $1, 'Mass' || i, 'new', $2, now() - make_interval(mins => i) from generate_series(1, 10050) i`, [GROUPS.A.id, USERS.memberA.id]);
     const res = await f.agents.memberA.get('/leads');
@@ -302,32 +307,37 @@ describe('the list', () => {
     expect(await listNames('memberA', 'q=mass1005&sort=created&dir=asc')).toEqual(['Mass10050', 'Mass1005']);
     const exact = await f.agents.memberA.get('/leads?q=mass1005');
     expect(exact.text).toContain('2 leads');
-    // A search matching more than 10,000: "10,000+", and its pages in the list's order, the first and the last
-    // offered, either way (read by walking the list, not by sorting every match).
+    // A search matching more than 1,000: "1,000+" and 40 pages, read in the list's order, the first and the
+    // last offered, either way (by walking the list, not by sorting every match).
     const broad = await f.agents.memberA.get('/leads?q=mass');
-    expect(broad.text).toContain('10,000+ leads');
+    expect(broad.text).toContain('1,000+ leads');
+    expect(broad.text).toContain('Page 1 of 40');
     const newest = await q("select last_name from leads where last_name like 'Mass%' order by created_at desc, id desc limit 25");
     expect(await listNames('memberA', 'q=mass')).toEqual(newest.map((r) => r.last_name));
-    const oldest = await q("select last_name from leads where last_name like 'Mass%' order by created_at asc, id asc offset 9975 limit 25");
-    expect(await listNames('memberA', 'q=mass&sort=created&dir=asc&page=400')).toEqual(oldest.map((r) => r.last_name));
+    const oldest = await q("select last_name from leads where last_name like 'Mass%' order by created_at asc, id asc offset 975 limit 25");
+    expect(await listNames('memberA', 'q=mass&sort=created&dir=asc&page=40')).toEqual(oldest.map((r) => r.last_name));
+    // Other orders: sorted, for a member (the walk would read other groups' rows), or walked, for the admin.
     const byName = await q("select last_name from leads where last_name like 'Mass%' order by lower(last_name) offset 25 limit 25");
     expect(await listNames('memberA', 'q=mass&sort=name&dir=asc&page=2')).toEqual(byName.map((r) => r.last_name));
+    expect(await listNames('admin', 'q=mass&sort=name&dir=asc&page=2')).toEqual(byName.map((r) => r.last_name));
     // By owner (a join of its own in the walk), and past the cap: not offered, as on the list itself.
     const byOwner = await q("select last_name from leads where last_name like 'Mass%' order by id asc limit 25");
     expect(await listNames('memberA', 'q=mass&sort=owner&dir=asc')).toEqual(byOwner.map((r) => r.last_name));
-    const past = await f.agents.memberA.get('/leads?q=mass&page=401');
+    expect(await listNames('admin', 'q=mass&sort=owner&dir=asc')).toEqual(byOwner.map((r) => r.last_name));
+    const past = await f.agents.memberA.get('/leads?q=mass&page=41');
     expect(past.status).toBe(200);
     expect([...past.text.matchAll(/href="\/leads\/\d+">/g)]).toHaveLength(0);
-    expect(past.text).toContain('10,000+ leads');
-    expect((await f.agents.memberA.get('/leads?q=mass1005&page=401')).text).toContain('2 leads');
-    // Matches that come late in the list's order (10,000 names before them that do not match): the walk
+    expect(past.text).toContain('1,000+ leads');
+    expect((await f.agents.memberA.get('/leads?q=mass1005&page=41')).text).toContain('2 leads');
+    // Matches that come late in the list's order (10,000 names before them that do not match): the admin's walk
     // comes back short and the matches are sorted instead.
     await q(`insert into leads (group_id, last_name, status, created_by_id) select $1, 'Aaa' || i, 'new', $2 from generate_series(1, 10000) i`, [GROUPS.A.id, USERS.memberA.id]);
     const lateByName = await q("select last_name from leads where last_name like 'Mass%' order by lower(last_name), id limit 25");
-    expect(await listNames('memberA', 'q=mass&sort=name&dir=asc')).toEqual(lateByName.map((r) => r.last_name));
-    // Russian: the same cap, in the plural form for 10 000.
+    expect(await listNames('admin', 'q=mass&sort=name&dir=asc')).toEqual(lateByName.map((r) => r.last_name));
+    // Russian: the same caps, in the plural form for 10 000 and 1 000.
     const ru = await f.agents.memberA.get('/leads').set('Accept-Language', 'ru');
     expect(ru.text).toMatch(/10[\s\u00a0\u202f]000\+/);
+    expect((await f.agents.memberA.get('/leads?q=mass').set('Accept-Language', 'ru')).text).toMatch(/1[\s\u00a0\u202f]000\+/);
   }, 60_000);
 
   it('hides converted leads unless asked for', async () => {

@@ -22,7 +22,7 @@ export interface Page<T> {
   page: number;
   perPage: number;
   total: number;
-  /** The total is a lower bound: more rows match than lists count (records/list.ts, COUNT_CAP). */
+  /** The total is a lower bound: more rows match than lists count (records/list.ts, COUNT_CAP, SEARCH_COUNT_CAP). */
   capped: boolean;
   pages: number;
   prevHref?: string;

@@ -108,10 +108,10 @@ export function checkIfMatch(req: Request, current: string) {
 
 /**
  * A page of results with the total and links that keep every filter (and a Link header, RFC 8288). `capped`:
- * the lists count at most COUNT_CAP rows (records/list.ts), so `total` is then a lower bound.
+ * the lists count at most COUNT_CAP rows (SEARCH_COUNT_CAP with a search; records/list.ts), so `total` is then a lower bound.
  */
 export function pageReply<T>(req: Request, res: Response, items: T[], total: number, q: PageQuery, capped = false, keyset = false): Reply {
-  // Past a capped total (10,000+) the API's pages go on (deep): `next` leads on while pages are full, to the end of
+  // Past a capped total (10,000+, 1,000+) the API's pages go on (deep): `next` leads on while pages are full, to the end of
   // the rows, and `prev` is the page before (not the last counted page).
   const page = toPage(items, total, q, req.path, req.query as Record<string, unknown>, capped, { deep: true, keyset });
   const links = { self: req.originalUrl, next: page.nextHref ?? null, prev: page.prevHref ?? null };

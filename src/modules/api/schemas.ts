@@ -67,7 +67,7 @@ const pageOf = <T extends z.ZodType>(item: T) =>
     page: z.number().int(),
     perPage: z.number().int(),
     total: z.number().int(),
-    /** True when more rows match than the lists count (10,000): `total` is then a lower bound. */
+    /** True when more rows match than the lists count (10,000; 1,000 with a text search): `total` is then a lower bound. */
     capped: z.boolean(),
     pages: z.number().int(),
     links: Links,

@@ -4,7 +4,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { clients, groups, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { cappedCount, dateRange, keysetPage, pageWithCount, searchCondition, type ListOptions } from '../records/list.js';
+import { cappedCount, countCapOf, dateRange, keysetPage, pageWithCount, searchCondition, type ListOptions } from '../records/list.js';
 import { scopeRevision } from '../records/revisions.js';
 import type { ClientFilters, ClientListQuery } from './clients.schemas.js';
 
@@ -97,7 +97,8 @@ export const clientsRepository = {
     // Next/prev links name the row to continue from (keyset), as on the lead list.
     const cursorable = q.sort === 'created' && !q.q;
     const keyset = cursorable ? keysetPage(clients, clients.createdAt, clients.id, q.dir, q, clientScope(actor)) : undefined;
-    const result = await pageWithCount(cappedCount(db, clients, where, scopeRevision(actor)), {
+    const cap = countCapOf(q.q);
+    const result = await pageWithCount(cappedCount(db, clients, where, scopeRevision(actor), cap), {
       byCursor: keyset && (async () => {
         const items = await page(and(where, keyset.condition)!, keyset.order, 0);
         return keyset.backwards ? items.reverse() : items;
@@ -105,6 +106,7 @@ export const clientsRepository = {
       byOffset: () => page(where, clientOrder(q), offset),
       offset,
       deep: opts.deep,
+      cap,
     });
     return { ...result, keyset: cursorable };
   },

@@ -4,7 +4,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { groups, leads, memberships, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { cappedCount, COUNT_CAP, dateRange, keysetPage, memoizedQuery, pageWithCount, searchCondition, type ListOptions } from '../records/list.js';
+import { cappedCount, dateRange, keysetPage, memoizedQuery, pageWithCount, SEARCH_COUNT_CAP, searchCondition, type ListOptions } from '../records/list.js';
 import { namedScopeRevision, scopeRevision } from '../records/revisions.js';
 import { OPEN_STATUSES, STALE_DAYS, type LeadListQuery } from './leads.schemas.js';
 
@@ -14,6 +14,8 @@ export type NewLead = typeof leads.$inferInsert;
 const owner = alias(users, 'owner');
 /** From this offset on, a member's page by number merges their groups' slices (see list). */
 const MERGE_FROM_OFFSET = 100;
+/** A broad search's page is looked for within this many rows of the list's order (see searchPage). */
+const WALK_ROWS = 10_000;
 
 /** The scope every lead query starts from: what the actor may see, never the trash. */
 export const leadScope = (actor: Actor) =>
@@ -84,6 +86,30 @@ const pageRows = (db: DbOrTx, order: SQL[], ids: SQLWrapper | number[]) =>
   db.select(listColumns).from(leads).innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId))
     .where(inArray(leads.id, ids)).orderBy(...order);
 
+/**
+ * A member's groups, when their list in creation order is read as a merge of each group's slice of
+ * leads_group_live_created_idx (2–20 groups, no group filter): their groups are a few slices of the date order (the
+ * bench member's two are 8% of it), and walking the whole date index skips the other groups' entries, reading
+ * each one from the table when a column outside the index is needed.
+ */
+function sliceGroups(actor: Actor, q: LeadListQuery): number[] {
+  if (q.sort !== 'created' || actor.isAdmin || q.group) return [];
+  const ids = actor.memberships.map((m) => m.groupId);
+  return ids.length > 1 && ids.length <= 20 ? ids : [];
+}
+
+/**
+ * The actor as a member of one of their groups alone: their scope in that group is then `group_id = g` (and
+ * their own rows, for 'own' visibility). Not the whole scope AND `group_id = g`: the planner multiplies the two
+ * conditions' selectivities, expects a tenth of the group's rows, and sorts the whole group instead of walking
+ * its slice in order (72 ms against 6 ms).
+ */
+const inGroup = (actor: Actor, groupId: number): Actor => ({ ...actor, memberships: actor.memberships.filter((m) => m.groupId === groupId) });
+
+/** UNION ALL of one query per group (see sliceGroups); PostgreSQL merges them in order (Merge Append). */
+const unionOf = (groupIds: number[], arm: (groupId: number) => SQLWrapper) =>
+  sql`(${sql.join(groupIds.map((g) => sql`(${arm(g)})`), sql` union all `)})`;
+
 /** The list's page when it has a text search (see list): its matches, their count, and the page's rows. */
 async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: ListOptions) {
   const where = leadFilters(actor, q);
@@ -102,26 +128,35 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: List
     return (withOwner ? keyed.leftJoin(owner, eq(owner.id, leads.ownerId)) : keyed).where(condition);
   };
   const keyOrder = sql.raw([...SORTS[q.sort].map((_, i) => `k${i} ${q.dir}${nullsLast ? ' nulls last' : ''}`), `id ${q.dir}`].join(', '));
-  // One statement: the page of (at most COUNT_CAP + 1) matches with their window count, joined to its rows.
+  // One statement: the page of (at most SEARCH_COUNT_CAP + 1) matches with their window count, joined to its rows.
   const page = db
     .select({ id: sql<number>`m.id`.as('page_id'), n: sql<number>`count(*) over ()::int`.as('n') })
-    .from(sql`(${matching(where)} limit ${COUNT_CAP + 1}) m`)
+    .from(sql`(${matching(where)} limit ${SEARCH_COUNT_CAP + 1}) m`)
     .orderBy(keyOrder)
     .limit(q.perPage)
     .offset(offset)
     .as('page');
   const statement = db.select({ ...listColumns, n: page.n }).from(leads).innerJoin(page, eq(page.id, leads.id))
     .innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId)).orderBy(...order);
-  // More matches than that: a broad term, found every few rows. The page is then read in the list's order,
-  // testing the LIKE row by row until it is full: 25 of 300,000 matches in 0.2 ms; a tenth as common, 2,500
-  // rows read. The LIKE stays outside the subquery, so the planner cannot swap the walk for the bitmap, and
-  // the subquery's LIMIT makes it plan for the first rows (a member's groups are 8% of the created_at index:
-  // planned for all their rows, it sorted them, 68 ms). The walk reads at most the list's first COUNT_CAP
-  // rows: where the matches thin out in that order (a Cyrillic term sorted by name meets the Latin names
-  // first) or the page is deep, it comes back short and the matches are sorted after all, as before the cap.
+  // More matches than that: a broad term, found every few hundred rows or more often. The page is then read in
+  // the list's order, testing the LIKE row by row until it is full: 25 of 300,000 matches in 0.2 ms; 25 of a
+  // name fragment's 9,800, 2,500 rows read (4.6 ms). The LIKE stays outside the subquery, so the planner cannot
+  // swap the walk for the bitmap, and the subquery's LIMIT makes it plan for the first rows. The walk reads at
+  // most the list's first WALK_ROWS rows: where the matches thin out in that order (a Cyrillic term sorted by
+  // name meets the Latin names first) or the page is deep, it comes back short and the matches are sorted.
+  // It needs an order served by an index of the scope's own rows: creation order (a member's groups merged
+  // slice by slice, see sliceGroups), or any order over all groups. A member's name order walks the whole name
+  // index, reading every group's rows from the table (the bench member's 1,613 rows were 18,716 heap visits,
+  // 38 ms): their matches are sorted instead (no more than their groups hold).
+  const unsearched = { ...q, q: undefined };
+  const slices = sliceGroups(actor, q);
+  const walkable = q.sort === 'created' || (actor.isAdmin && !q.group);
+  const ordered = () => slices.length
+    ? sql`(select * from ${unionOf(slices, (g) => matching(leadFilters(inGroup(actor, g), unsearched)).orderBy(...order).limit(WALK_ROWS))} u order by ${keyOrder} limit ${WALK_ROWS})`
+    : sql`(${matching(leadFilters(actor, unsearched)).orderBy(...order)} limit ${WALK_ROWS})`;
   const walk = () =>
     db.select({ id: sql<number>`w.id` })
-      .from(sql`(${matching(leadFilters(actor, { ...q, q: undefined })).orderBy(...order)} limit ${COUNT_CAP}) w`)
+      .from(sql`${ordered()} w`)
       .where(searchCondition(sql`w.search`, q.q!))
       .orderBy(keyOrder)
       .limit(q.perPage)
@@ -129,30 +164,30 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: List
   const sortAll = () => db.select({ id: sql<number>`m.id` }).from(sql`(${matching(where)} offset 0) m`).orderBy(keyOrder).limit(q.perPage).offset(offset);
   // The page's ids and the number of matches are reused while nothing in scope changes (the owner order
   // also reads names: the directory's revision too), as list counts are: paging back, reopening a search,
-  // the same search from a colleague. Every match is read from the heap to be counted and sorted (9,436 for
-  // a common surname over all groups: 20 ms of database time); the 25 rows by id cost 0.3 ms, and are read
-  // fresh each time.
+  // the same search from a colleague. Every match counted is read from the heap (up to 1,001); the 25 rows by
+  // id cost 0.3 ms, and are read fresh each time.
   const revision = q.stale ? undefined : namedScopeRevision(actor);
   let fresh: Awaited<typeof statement> | undefined;
   const found = await memoizedQuery(db, 'search:leads', where, revision, async () => {
     fresh = await statement;
     const n = fresh[0]?.n;
     // All the matches were in the statement: its page is right (or empty, past the last match).
-    if (n === undefined ? offset <= COUNT_CAP : n <= COUNT_CAP) return { ids: fresh.map((r) => r.id), n: n ?? 0 };
+    if (n === undefined ? offset <= SEARCH_COUNT_CAP : n <= SEARCH_COUNT_CAP) return { ids: fresh.map((r) => r.id), n: n ?? 0 };
     fresh = undefined;
     // More. Pages past the cap are not offered (nor queried), as on every list; the API's deep pages read on.
     // (Past the statement's matches too, their number is not known: the caller counts.)
-    if (offset >= COUNT_CAP && !opts.deep) return { ids: [], n: n ?? 0 };
-    const walked = offset < COUNT_CAP ? await walk() : [];
-    return { ids: (walked.length === q.perPage ? walked : await sortAll()).map((r) => r.id), n: COUNT_CAP + 1 };
+    if (offset >= SEARCH_COUNT_CAP && !opts.deep) return { ids: [], n: n ?? 0 };
+    const walked = walkable && offset + q.perPage <= WALK_ROWS ? await walk() : [];
+    return { ids: (walked.length === q.perPage ? walked : await sortAll()).map((r) => r.id), n: SEARCH_COUNT_CAP + 1 };
   }, `${q.sort} ${q.dir} ${q.perPage} ${offset} ${opts.deep ?? false}`);
   if (!found.ids.length) {
-    if (found.n > COUNT_CAP) return { items: [], total: COUNT_CAP, capped: true, keyset: false };
+    if (found.n > SEARCH_COUNT_CAP) return { items: [], total: SEARCH_COUNT_CAP, capped: true, keyset: false };
     // Past the last page the window count is gone: count on its own (capped says so itself).
-    return { items: [], ...(offset ? await cappedCount(db, leads, where, q.stale ? undefined : scopeRevision(actor)) : { total: 0, capped: false }), keyset: false };
+    const counted = offset ? await cappedCount(db, leads, where, q.stale ? undefined : scopeRevision(actor), SEARCH_COUNT_CAP) : undefined;
+    return { items: [], ...(counted ?? { total: 0, capped: false }), keyset: false };
   }
   const items = fresh ? fresh.map(({ n: _, ...row }) => row) : await pageRows(db, order, found.ids);
-  return { items, total: Math.min(found.n, COUNT_CAP), capped: found.n > COUNT_CAP, keyset: false };
+  return { items, total: Math.min(found.n, SEARCH_COUNT_CAP), capped: found.n > SEARCH_COUNT_CAP, keyset: false };
 }
 
 export const leadsRepository = {
@@ -171,16 +206,15 @@ export const leadsRepository = {
       const idsOnly = db.select({ id: leads.id }).from(leads);
       return (withOwner ? idsOnly.leftJoin(owner, eq(owner.id, leads.ownerId)) : idsOnly).where(condition).orderBy(...by).limit(q.perPage).offset(skip);
     };
-    // A member's groups are a few slices of the date order (the bench member's two are 8% of it): a page by number
-    // takes each group's newest (offset + page) rows from its slice of leads_group_live_created_idx and merges
-    // them, instead of skipping ~12 times as many entries of the whole date index (page 400: 63 → 3.7 ms). Not
-    // for the first pages: there the plain walk is cheaper than planning the union (11,600 against 7,400 per
-    // second at offset 0; 3,600 against 7,100 at offset 250).
-    const memberGroups = q.sort === 'created' && !actor.isAdmin && !q.group ? actor.memberships.map((m) => m.groupId) : [];
+    // A member's page by number takes each group's newest (offset + page) rows from its slice and merges them
+    // (see sliceGroups), instead of skipping ~12 times as many entries of the whole date index (page 400: 63 →
+    // 3.7 ms). Not for the first pages: there the plain walk is cheaper than planning the union (11,600 against
+    // 7,400 per second at offset 0; 3,600 against 7,100 at offset 250).
+    const memberGroups = sliceGroups(actor, q);
     const merged = (skip: number) => {
-      const slices = memberGroups.map((g) =>
-        sql`(${db.select({ id: leads.id, k: sql`${leads.createdAt}`.as('k') }).from(leads).where(and(where, eq(leads.groupId, g))).orderBy(...order).limit(skip + q.perPage)})`);
-      return db.select({ id: sql<number>`u.id` }).from(sql`(${sql.join(slices, sql` union all `)}) u`)
+      const slice = (g: number) =>
+        db.select({ id: leads.id, k: sql`${leads.createdAt}`.as('k') }).from(leads).where(leadFilters(inGroup(actor, g), q)).orderBy(...order).limit(skip + q.perPage);
+      return db.select({ id: sql<number>`u.id` }).from(sql`${unionOf(memberGroups, slice)} u`)
         .orderBy(sql.raw(`u.k ${q.dir}, u.id ${q.dir}`)).limit(q.perPage).offset(skip);
     };
     // "Stale" compares with the clock: its count is never reused.
@@ -190,7 +224,7 @@ export const leadsRepository = {
     const keyset = q.sort === 'created' ? keysetPage(leads, leads.createdAt, leads.id, q.dir, q, leadScope(actor)) : undefined;
     const page = await pageWithCount(count, {
       byCursor: keyset && (() => rows(ids(and(where, keyset.condition)!, keyset.order, 0))),
-      byOffset: () => rows(offset >= MERGE_FROM_OFFSET && memberGroups.length > 1 && memberGroups.length <= 20 ? merged(offset) : ids(where, order, offset)),
+      byOffset: () => rows(offset >= MERGE_FROM_OFFSET && memberGroups.length ? merged(offset) : ids(where, order, offset)),
       offset,
       deep: opts.deep,
     });

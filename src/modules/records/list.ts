@@ -10,6 +10,17 @@ import { revisionMemo } from './revisions.js';
  */
 export const COUNT_CAP = 10_000;
 
+/**
+ * A text search counts at most this many matches ("1,000+", 40 pages of 25). Unlike a list's rows, every match
+ * is read from the table (the trigram index only narrows the candidates) before it can be counted or sorted:
+ * counting a typical name fragment's 9,800 matches among a million leads took 30 ms, the first 1,001 of them 9 ms
+ * (bench/RESULTS.md, F25). Past a thousand matches people type more letters, they do not page.
+ */
+export const SEARCH_COUNT_CAP = 1_000;
+
+/** The count cap of a list: lower when it has a text search (see SEARCH_COUNT_CAP). */
+export const countCapOf = (search: string | undefined) => (search ? SEARCH_COUNT_CAP : COUNT_CAP);
+
 type Count = { total: number; capped: boolean };
 const dialect = new PgDialect();
 /**
@@ -35,21 +46,18 @@ export function memoizedQuery<T>(db: DbOrTx, kind: string, where: SQL, revision:
 }
 
 /**
- * The number of rows matching `where`, counted up to COUNT_CAP + 1 (capped: more than COUNT_CAP), reused under
+ * The number of rows matching `where`, counted up to `cap` + 1 (capped: more than `cap`), reused under
  * `revision` (see memoizedQuery).
  */
-export function cappedCount(db: DbOrTx, table: PgTable, where: SQL, revision?: string): Promise<Count> {
+export function cappedCount(db: DbOrTx, table: PgTable, where: SQL, revision?: string, cap = COUNT_CAP): Promise<Count> {
   return memoizedQuery(db, `count:${getTableName(table)}`, where, revision, async () => {
     const [row] = await db
       .select({ n: sql<number>`count(*)::int` })
-      .from(db.select({ one: sql`1` }).from(table).where(where).limit(COUNT_CAP + 1).as('capped'));
+      .from(db.select({ one: sql`1` }).from(table).where(where).limit(cap + 1).as('capped'));
     const n = row?.n ?? 0;
-    return n > COUNT_CAP ? { total: COUNT_CAP, capped: true } : { total: n, capped: false };
-  });
+    return n > cap ? { total: cap, capped: true } : { total: n, capped: false };
+  }, String(cap));
 }
-
-/** Past the cap a page is not offered, and not queried (an OFFSET that deep reads every row before it). */
-const beyondCap = (offset: number) => offset >= COUNT_CAP;
 
 /**
  * Keyset paging, for the lists sorted by creation (a key that never changes and is never null): the rows after
@@ -73,13 +81,14 @@ export function keysetPage(table: PgTable, key: AnyPgColumn, id: AnyPgColumn, di
 
 /**
  * A list's page with its count (which runs alongside): from the cursor when there is one and it still names a
- * row the actor sees, else by the page number (not queried past the cap unless `deep`).
+ * row the actor sees, else by the page number. Past the count's cap (`cap`, COUNT_CAP unless said) a page is not
+ * offered, and not queried (an OFFSET that deep reads every row before it), unless `deep`.
  */
 export async function pageWithCount<T>(
   count: Promise<Count>,
-  page: { byCursor?: () => Promise<T[]>; byOffset: () => Promise<T[]>; offset: number; deep?: boolean },
+  page: { byCursor?: () => Promise<T[]>; byOffset: () => Promise<T[]>; offset: number; deep?: boolean; cap?: number },
 ): Promise<{ items: T[] } & Count> {
-  const byOffset = async () => (beyondCap(page.offset) && !page.deep ? [] : page.byOffset());
+  const byOffset = async () => (page.offset >= (page.cap ?? COUNT_CAP) && !page.deep ? [] : page.byOffset());
   const [first, counted] = await Promise.all([(page.byCursor ?? byOffset)(), count]);
   return { items: page.byCursor && !first.length ? await byOffset() : first, ...counted };
 }
