@@ -1,8 +1,10 @@
-// npx tsx bench/profile.ts [PATH] [--as member|admin] [--db tandem_bench] [--duration 10]
+// npx tsx bench/profile.ts [PATH] [--as member|admin] [--db tandem_bench] [--duration 10] [--search]
 //
 // Where a page's time goes: starts the app as the bench does (transpiled, production mode) under `node
 // --cpu-prof`, signs in as the bench member (or admin), loads PATH with 10 connections, then prints the CPU
-// profile's self time by package and by function. Needs the bench database (`npm run bench:data`).
+// time per request of the app and of PostgreSQL, and the CPU profile's self time by package and by function.
+// --search: PATH?q=TERM, a new term each request (the bench's cold-search figure). Needs the bench database
+// (`npm run bench:data`).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,13 +12,17 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { compileApp } from './lib/compile.js';
+import { searchTerms } from './lib/dict.js';
 import { login, PROXY_HEADERS } from './lib/http.js';
 import { runLoad } from './lib/load.js';
 import { BENCH_ADMIN_EMAIL, BENCH_MEMBER_EMAIL, BENCH_PASSWORD, databaseUrl, serverUrl } from './lib/pg.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { as: { type: 'string', default: 'member' }, db: { type: 'string', default: 'tandem_bench' }, duration: { type: 'string', default: '10' } },
+  options: {
+    as: { type: 'string', default: 'member' }, db: { type: 'string', default: 'tandem_bench' }, duration: { type: 'string', default: '10' },
+    search: { type: 'boolean' },
+  },
 });
 const target = positionals[0] ?? '/leads';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-profile-'));
@@ -44,12 +50,29 @@ const xacts = async () => {
   const { rows } = await stats.query<{ n: string }>('select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()');
   return Number(rows[0]!.n);
 };
+// CPU seconds so far (user + system) of the app and of every PostgreSQL process (each connection is one).
+const ticks = (pid: number | string) => {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch { return 0; }
+};
+const postgresCpu = () => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))
+  .filter((p) => { try { return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'postgres'; } catch { return false; } })
+  .reduce((sum, p) => sum + ticks(p), 0);
+const terms = searchTerms();
+let turn = 0;
+const requests = values.search ? [{ setupRequest: (req: { path?: string }) => ({ ...req, path: `${target}?q=${encodeURIComponent(terms[turn++ % terms.length]!)}` }) }] : undefined;
 const xactsBefore = await xacts();
-const result = await runLoad({ url: base + target, connections: 10, duration: Number(values.duration), headers });
+const [appBefore, pgBefore] = [ticks(child.pid!), postgresCpu()];
+const result = await runLoad({ url: base + target, connections: 10, duration: Number(values.duration), headers, requests });
+const [appCpu, pgCpu] = [ticks(child.pid!) - appBefore, postgresCpu() - pgBefore];
 await new Promise((r) => setTimeout(r, 1500));
+const answers = result.ok + result.bad;
 const perRequest = (await xacts()) - xactsBefore - 1;
 await stats.end();
-process.stdout.write(`${target} as ${values.as}: ${result.rps.toFixed(0)} req/s, p95 ${result.p95.toFixed(0)} ms, ${(perRequest / (result.ok + result.bad)).toFixed(2)} database transactions per request\n`);
+process.stdout.write(`${target}${values.search ? '?q=(a new term each time)' : ''} as ${values.as}: ${result.rps.toFixed(0)} req/s, p95 ${result.p95.toFixed(0)} ms, ${(perRequest / answers).toFixed(2)} database transactions per request\n`);
+process.stdout.write(`CPU per request: app ${((1000 * appCpu) / answers).toFixed(1)} ms (with the profiler), PostgreSQL ${((1000 * pgCpu) / answers).toFixed(1)} ms\n`);
 child.kill('SIGINT');
 await new Promise((r) => child.once('exit', r));
 

@@ -20,7 +20,7 @@ import { fromRoot } from '../src/lib/paths.js';
 import { COUNT_CAP } from '../src/modules/records/list.js';
 import { passwordHasher } from '../src/lib/passwords.js';
 import { generateBenchData } from './data.js';
-import { enFirst, enLast, ruFemale, ruMale, ruSurnames } from './lib/dict.js';
+import { searchTerms } from './lib/dict.js';
 import { benchJobs } from './jobs.js';
 import { compileApp } from './lib/compile.js';
 import { PROXY_HEADERS, anonymousSession, download, login, loginBody, makeTextFile, probe, uploadFile, type Session } from './lib/http.js';
@@ -265,15 +265,8 @@ async function main() {
     rotate?: string[];
   }
   const q = (o: Record<string, string | number>) => `?${new URLSearchParams(Object.entries(o).map(([k, v]) => [k, String(v)]))}`;
-  // What people type into the search box: pieces of names, 4 to 6 letters, common ("иван", 19,000 leads) and
-  // rare alike; each asked once per run, so the figure is the search itself, not a reused page of it.
-  const coldTerms = [...new Set([...ruSurnames, ...ruMale, ...ruFemale, ...enFirst, ...enLast].flatMap((word) => {
-    const w = word.toLowerCase();
-    return [4, 5, 6].flatMap((len) => Array.from({ length: Math.max(0, w.length - len + 1) }, (_, i) => w.slice(i, i + len)));
-  }))];
-  // In a fixed, mixed order (by hash), the same in every run.
-  const hashOf = (t: string) => crypto.createHash('sha1').update(t).digest('hex');
-  coldTerms.sort((a, b) => (hashOf(a) < hashOf(b) ? -1 : 1));
+  // Each term asked once per run, so the figure is the search itself, not a reused page of it.
+  const coldTerms = searchTerms();
   const coldPaths = coldTerms.map((term) => `/leads${q({ q: term })}`);
   const allFigures: Figure[] = [
     { title: 'leads: member, first page', path: '/leads', as: 'member', sql: leadCase('lm1', member.id, {}), target: { p95: 50, ratio: 0.5 } },

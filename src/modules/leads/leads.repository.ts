@@ -165,20 +165,23 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: List
   // The page's ids and the number of matches are reused while nothing in scope changes (the owner order
   // also reads names: the directory's revision too), as list counts are: paging back, reopening a search,
   // the same search from a colleague. Every match counted is read from the heap (up to 1,001); the 25 rows by
-  // id cost 0.3 ms, and are read fresh each time.
+  // id cost 0.3 ms, and are read fresh each time (walked or sorted, in the same statement as their ids).
   const revision = q.stale ? undefined : namedScopeRevision(actor);
-  let fresh: Awaited<typeof statement> | undefined;
+  let fresh: Awaited<ReturnType<typeof pageRows>> | undefined;
   const found = await memoizedQuery(db, 'search:leads', where, revision, async () => {
-    fresh = await statement;
-    const n = fresh[0]?.n;
+    const counted = await statement;
+    const n = counted[0]?.n;
     // All the matches were in the statement: its page is right (or empty, past the last match).
-    if (n === undefined ? offset <= SEARCH_COUNT_CAP : n <= SEARCH_COUNT_CAP) return { ids: fresh.map((r) => r.id), n: n ?? 0 };
-    fresh = undefined;
+    if (n === undefined ? offset <= SEARCH_COUNT_CAP : n <= SEARCH_COUNT_CAP) {
+      fresh = counted.map(({ n: _, ...row }) => row);
+      return { ids: fresh.map((r) => r.id), n: n ?? 0 };
+    }
     // More. Pages past the cap are not offered (nor queried), as on every list; the API's deep pages read on.
     // (Past the statement's matches too, their number is not known: the caller counts.)
     if (offset >= SEARCH_COUNT_CAP && !opts.deep) return { ids: [], n: n ?? 0 };
-    const walked = walkable && offset + q.perPage <= WALK_ROWS ? await walk() : [];
-    return { ids: (walked.length === q.perPage ? walked : await sortAll()).map((r) => r.id), n: SEARCH_COUNT_CAP + 1 };
+    const walked = walkable && offset + q.perPage <= WALK_ROWS ? await pageRows(db, order, walk()) : [];
+    fresh = walked.length === q.perPage ? walked : await pageRows(db, order, sortAll());
+    return { ids: fresh.map((r) => r.id), n: SEARCH_COUNT_CAP + 1 };
   }, `${q.sort} ${q.dir} ${q.perPage} ${offset} ${opts.deep ?? false}`);
   if (!found.ids.length) {
     if (found.n > SEARCH_COUNT_CAP) return { items: [], total: SEARCH_COUNT_CAP, capped: true, keyset: false };
@@ -186,7 +189,7 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: List
     const counted = offset ? await cappedCount(db, leads, where, q.stale ? undefined : scopeRevision(actor), SEARCH_COUNT_CAP) : undefined;
     return { items: [], ...(counted ?? { total: 0, capped: false }), keyset: false };
   }
-  const items = fresh ? fresh.map(({ n: _, ...row }) => row) : await pageRows(db, order, found.ids);
+  const items = fresh ?? (await pageRows(db, order, found.ids));
   return { items, total: Math.min(found.n, SEARCH_COUNT_CAP), capped: found.n > SEARCH_COUNT_CAP, keyset: false };
 }
 
