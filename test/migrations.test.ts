@@ -2,11 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { drizzle } from 'drizzle-orm/node-postgres';
-import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { describe, expect, inject, it } from 'vitest';
 import { parseEnv } from '../src/config/env.js';
 import { openDatabase, runMigrations } from '../src/db/client.js';
+import { applyMigrations, NO_TRANSACTION } from '../src/db/migrator.js';
 import { createLogger } from '../src/lib/logger.js';
 import { createServices } from '../src/services.js';
 import { scratchDatabase } from './helpers/app.js';
@@ -46,6 +45,22 @@ describe('migration files', () => {
       if (firstDrop >= 0) expect({ tag, dropBeforeCreate: firstDrop < lastCreate }).toEqual({ tag, dropBeforeCreate: false });
     }
   });
+
+  // A no-transaction migration that fails half-way is run again from its start at the next start (src/db/migrator.ts).
+  it('a no-transaction migration only builds and drops indexes concurrently, each statement safe to run again', () => {
+    for (const { tag } of journal.entries.filter((e) => statements(e.tag)[0]?.startsWith(NO_TRANSACTION))) {
+      const list = statements(tag).map((s) => s.replace(NO_TRANSACTION, '').trim());
+      const dropped = new Set<string>();
+      for (const s of list) {
+        const drop = /^DROP INDEX CONCURRENTLY IF EXISTS "?(\w+)"?/i.exec(s);
+        const create = /^CREATE (UNIQUE )?INDEX CONCURRENTLY IF NOT EXISTS "?(\w+)"?/i.exec(s);
+        expect({ tag, statement: s, safe: !!(drop || create) }).toEqual({ tag, statement: s, safe: true });
+        if (drop) dropped.add(drop[1]!);
+        // An interrupted build leaves an invalid index that IF NOT EXISTS would keep: it is dropped first.
+        if (create) expect({ tag, index: create[2], droppedFirst: dropped.has(create[2]!) }).toEqual({ tag, index: create[2], droppedFirst: true });
+      }
+    }
+  });
 });
 
 /** A new database on the run's server, migrated up to `upTo` (a journal tag) only. */
@@ -59,7 +74,7 @@ async function databaseAt(upTo: string) {
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
   try {
-    await migrate(drizzle(client), { migrationsFolder: folder });
+    await applyMigrations(client, folder, createLogger('silent'));
   } finally {
     await client.end();
     fs.rmSync(folder, { recursive: true, force: true });
@@ -131,4 +146,72 @@ describe.skipIf(inject('embedded'))('upgrade migrations (skipped on embedded PGl
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
+});
+
+// An index built CONCURRENTLY (a migration marked NO_TRANSACTION) leaves writes to its table going while it builds.
+describe.skipIf(inject('embedded'))('no-transaction migrations (skipped on embedded PGlite: they need a database of their own)', () => {
+  /** The project's migrations plus one more that builds an index concurrently. */
+  function foldersWithConcurrentIndex() {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-migrations-'));
+    fs.cpSync(FOLDER, dir, { recursive: true });
+    const last = journal.entries.at(-1)!;
+    const tag = `${String(last.idx + 1).padStart(4, '0')}_concurrent_test`;
+    fs.writeFileSync(path.join(dir, `${tag}.sql`), [
+      `${NO_TRANSACTION}\nDROP INDEX CONCURRENTLY IF EXISTS "leads_test_source_idx";`,
+      `CREATE INDEX CONCURRENTLY IF NOT EXISTS "leads_test_source_idx" ON "leads" ("source");`,
+    ].join('\n--> statement-breakpoint\n'));
+    const entries = [...journal.entries, { ...last, idx: last.idx + 1, tag, when: last.when + 1 }];
+    fs.writeFileSync(path.join(dir, 'meta/_journal.json'), JSON.stringify({ ...journal, entries }));
+    return dir;
+  }
+  const logger = createLogger('silent');
+
+  it('writes go on while the index is built, and it is built once, valid, however many processes migrate', async () => {
+    const scratch = await scratchDatabase('tandem_concurrent');
+    const folder = foldersWithConcurrentIndex();
+    const a = await openDatabase({ databaseUrl: scratch.url, dataDir: '', poolMax: 2, logger });
+    const b = await openDatabase({ databaseUrl: scratch.url, dataDir: '', poolMax: 2, logger });
+    let writer: pg.PoolClient | undefined;
+    try {
+      await runMigrations(a, logger);
+      // Two groups: writers of one group queue on its revision row (records/revisions.ts), whatever the migration.
+      const [first, second] = (await a.pool.query("insert into groups (name) values ('G1'), ('G2') returning id")).rows.map((r) => r.id as number);
+      const insertLead = (client: pg.ClientBase, groupId: number, name: string) =>
+        client.query("insert into leads (group_id, last_name, status) values ($1, $2, 'new')", [groupId, name]);
+      // A writer in the middle of a transaction: the build waits for it to end...
+      writer = await a.pool.connect();
+      await writer.query('begin');
+      await insertLead(writer, first!, 'Open');
+      // ...while two processes migrate at once (one builds; the other waits its turn without a snapshot the build
+      // would wait for: a deadlock otherwise).
+      const migrating = Promise.all([runMigrations(a, logger, folder), runMigrations(b, logger, folder)]);
+      const building = "select count(*)::int as n from pg_stat_activity where query ilike '%create index concurrently%' and pid <> pg_backend_pid()";
+      await expect.poll(async () => (await b.pool.query(building)).rows[0].n, { timeout: 5_000 }).toBe(1);
+      // Meanwhile other writes are not held up (a plain CREATE INDEX queues every later write behind it).
+      const other = new pg.Client({ connectionString: scratch.url, statement_timeout: 3_000 });
+      await other.connect();
+      try {
+        expect((await insertLead(other, second!, 'During')).rowCount).toBe(1);
+      } finally {
+        await other.end();
+      }
+      await writer.query('commit');
+      writer.release();
+      writer = undefined;
+      await migrating;
+      const { rows: [index] } = await a.pool.query(
+        "select i.indisvalid as valid from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = 'leads_test_source_idx'");
+      expect(index).toEqual({ valid: true });
+      const { rows } = await a.pool.query('select hash, count(*)::int as n from drizzle.__drizzle_migrations group by hash');
+      expect(rows).toHaveLength(journal.entries.length + 1);
+      expect(rows.every((r) => r.n === 1)).toBe(true);
+      expect((await a.pool.query("select last_name from leads order by last_name")).rows.map((r) => r.last_name)).toEqual(['During', 'Open']);
+    } finally {
+      writer?.release(true);
+      await a.close();
+      await b.close();
+      await scratch.drop();
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

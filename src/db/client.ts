@@ -2,10 +2,10 @@ import path from 'node:path';
 import fs from 'node:fs';
 import pg from 'pg';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
-import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import type { Logger } from 'pino';
 import * as schema from './schema/index.js';
 import { fromRoot } from '../lib/paths.js';
+import { applyMigrations } from './migrator.js';
 
 export type Db = NodePgDatabase<typeof schema>;
 /** A transaction handle: repositories accept either, so services decide where transactions begin. */
@@ -20,8 +20,6 @@ export interface Database {
 }
 
 const MIGRATIONS_FOLDER = fromRoot('drizzle');
-// Any constant works; it only has to be the same for every process of this app.
-const MIGRATION_LOCK_ID = 727_001;
 
 interface Options {
   databaseUrl?: string;
@@ -84,19 +82,14 @@ async function startEmbedded(dataDir: string, logger: Logger) {
 }
 
 /**
- * Applies pending migrations. A session-level advisory lock makes a second process wait and then find
- * nothing left to do, so two instances starting together never apply a migration twice.
+ * Applies pending migrations (see applyMigrations): two instances starting together never apply one twice.
+ * `folder`: the project's own unless a test brings its own.
  */
-export async function runMigrations(database: Database, logger: Logger): Promise<void> {
+export async function runMigrations(database: Database, logger: Logger, folder = MIGRATIONS_FOLDER): Promise<void> {
   const client = await database.pool.connect();
   try {
-    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
-    try {
-      await migrate(drizzle(client, { schema }), { migrationsFolder: MIGRATIONS_FOLDER });
-      logger.info('database migrations are up to date');
-    } finally {
-      await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);
-    }
+    await applyMigrations(client, folder, logger);
+    logger.info('database migrations are up to date');
   } finally {
     client.release();
   }
