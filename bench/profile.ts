@@ -50,7 +50,8 @@ const xacts = async () => {
   const { rows } = await stats.query<{ n: string }>('select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()');
   return Number(rows[0]!.n);
 };
-// CPU seconds so far (user + system) of the app and of every PostgreSQL process (each connection is one).
+// CPU seconds so far (user + system) of the app and of every PostgreSQL process (each connection is one; the app's
+// pool keeps its ten, and a backend that exits during the run takes its time with it).
 const ticks = (pid: number | string) => {
   try {
     const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
@@ -62,7 +63,7 @@ const postgresCpu = () => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))
   .reduce((sum, p) => sum + ticks(p), 0);
 const terms = searchTerms();
 let turn = 0;
-const requests = values.search ? [{ setupRequest: (req: { path?: string }) => ({ ...req, path: `${target}?q=${encodeURIComponent(terms[turn++ % terms.length]!)}` }) }] : undefined;
+const requests = values.search ? [{ setupRequest: (req: { path?: string }) => ({ ...req, path: `${target}${target.includes('?') ? '&' : '?'}q=${encodeURIComponent(terms[turn++ % terms.length]!)}` }) }] : undefined;
 const xactsBefore = await xacts();
 const [appBefore, pgBefore] = [ticks(child.pid!), postgresCpu()];
 const result = await runLoad({ url: base + target, connections: 10, duration: Number(values.duration), headers, requests });

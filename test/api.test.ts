@@ -290,6 +290,8 @@ describe('/api/v1/leads', () => {
       expect((await api.get('/api/v1/leads?page=450')).body).toMatchObject({ capped: true, links: { prev: '/api/v1/leads?page=449' } });
       // A list that is not capped: a page past its end leads back to its last page.
       expect((await api.get('/api/v1/leads?q=deepfind 1005&page=3')).body).toMatchObject({ capped: false, pages: 1, links: { prev: '/api/v1/leads?q=deepfind+1005' } });
+      // Past a search's counted pages too: its real number, not "1,000+".
+      expect((await api.get('/api/v1/leads?q=deepfind 1005&page=42')).body).toMatchObject({ items: [], total: 2, capped: false, pages: 1 });
     } finally {
       await q("delete from leads where last_name like 'Deepfind %'");
     }

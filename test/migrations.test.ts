@@ -33,11 +33,11 @@ describe('migration files', () => {
     });
   });
 
-  // All pending migrations run in one transaction: a DROP INDEX holds its table's ACCESS EXCLUSIVE lock (no reads)
+  // Pending migrations run in one transaction: a DROP INDEX holds its table's ACCESS EXCLUSIVE lock (no reads)
   // until that commits, so it must not come before index builds, which only block writes. From 0008 on; older
-  // migrations are deployed and never edited.
+  // migrations are deployed and never edited. (A no-transaction migration commits each statement by itself.)
   it('no DROP INDEX comes before a CREATE INDEX (from 0008 on)', () => {
-    for (const { tag } of journal.entries.filter((e) => e.idx >= 8)) {
+    for (const { tag } of journal.entries.filter((e) => e.idx >= 8 && !statements(e.tag)[0]?.startsWith(NO_TRANSACTION))) {
       const list = statements(tag);
       const kinds = list.map((s) => (/^CREATE (UNIQUE )?INDEX/i.test(s) ? 'create' : /^DROP INDEX/i.test(s) ? 'drop' : 'other'));
       const firstDrop = kinds.indexOf('drop');
@@ -46,22 +46,35 @@ describe('migration files', () => {
     }
   });
 
-  // A no-transaction migration that fails half-way is run again from its start at the next start (src/db/migrator.ts).
-  it('a no-transaction migration only builds and drops indexes concurrently, each statement safe to run again', () => {
-    for (const { tag } of journal.entries.filter((e) => statements(e.tag)[0]?.startsWith(NO_TRANSACTION))) {
-      const list = statements(tag).map((s) => s.replace(NO_TRANSACTION, '').trim());
-      const dropped = new Set<string>();
-      for (const s of list) {
-        const drop = /^DROP INDEX CONCURRENTLY IF EXISTS "?(\w+)"?/i.exec(s);
-        const create = /^CREATE (UNIQUE )?INDEX CONCURRENTLY IF NOT EXISTS "?(\w+)"?/i.exec(s);
-        expect({ tag, statement: s, safe: !!(drop || create) }).toEqual({ tag, statement: s, safe: true });
-        if (drop) dropped.add(drop[1]!);
-        // An interrupted build leaves an invalid index that IF NOT EXISTS would keep: it is dropped first.
-        if (create) expect({ tag, index: create[2], droppedFirst: dropped.has(create[2]!) }).toEqual({ tag, index: create[2], droppedFirst: true });
-      }
-    }
+  it('CONCURRENTLY only in no-transaction migrations, which build and drop indexes only, each statement safe to run again', () => {
+    for (const { tag } of journal.entries) expect({ tag, problems: concurrencyProblems(statements(tag)) }).toEqual({ tag, problems: [] });
+    // What it catches: each of these would fail at start, or leave an invalid index behind for good.
+    expect(concurrencyProblems(['CREATE INDEX CONCURRENTLY "a" ON "leads" ("source")'])).toHaveLength(1);
+    expect(concurrencyProblems([`${NO_TRANSACTION}\nCREATE INDEX CONCURRENTLY IF NOT EXISTS "a" ON "leads" ("source")`])).toHaveLength(1);
+    expect(concurrencyProblems([`${NO_TRANSACTION}\nALTER TABLE "leads" ADD COLUMN "x" text`])).toHaveLength(1);
+    expect(concurrencyProblems([`${NO_TRANSACTION}\nDROP INDEX CONCURRENTLY IF EXISTS "a"`, 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "a" ON "leads" ("source")'])).toEqual([]);
   });
 });
+
+/**
+ * What is wrong with a migration's statements as to concurrent index builds. CONCURRENTLY is refused inside a
+ * transaction, so only a no-transaction migration may use it; such a migration is run again from its start after
+ * a failure (src/db/migrator.ts), so each statement must be safe to repeat, and an interrupted build leaves an
+ * invalid index that IF NOT EXISTS would keep: it is dropped first.
+ */
+function concurrencyProblems(list: string[]): string[] {
+  if (!list[0]?.startsWith(NO_TRANSACTION)) return list.filter((s) => /\bCONCURRENTLY\b/i.test(s)).map((s) => `CONCURRENTLY in a transaction: ${s}`);
+  const problems: string[] = [];
+  const dropped = new Set<string>();
+  for (const s of list.map((one) => one.replace(NO_TRANSACTION, '').trim())) {
+    const drop = /^DROP INDEX CONCURRENTLY IF EXISTS "?(\w+)"?/i.exec(s);
+    const create = /^CREATE (UNIQUE )?INDEX CONCURRENTLY IF NOT EXISTS "?(\w+)"?/i.exec(s);
+    if (drop) dropped.add(drop[1]!);
+    else if (!create) problems.push(`not a concurrent, repeatable index statement: ${s}`);
+    else if (!dropped.has(create[2]!)) problems.push(`not dropped first: ${create[2]}`);
+  }
+  return problems;
+}
 
 /** A new database on the run's server, migrated up to `upTo` (a journal tag) only. */
 async function databaseAt(upTo: string) {

@@ -50,7 +50,8 @@ export async function applyMigrations(client: pg.ClientBase, folder: string, log
         }
         await client.query('commit');
       } catch (err) {
-        await client.query('rollback');
+        // A rollback on a lost connection fails too; the error worth reporting is the first one.
+        await client.query('rollback').catch(() => undefined);
         throw err;
       }
       batch = [];
@@ -67,6 +68,7 @@ export async function applyMigrations(client: pg.ClientBase, folder: string, log
     await commitBatch();
     if (pending.length) logger.info({ applied: pending.length }, 'database migrations applied');
   } finally {
-    await client.query('select pg_advisory_unlock($1)', [LOCK_ID]);
+    // On a lost connection the session's lock is gone with it; the migration's own error is the one to report.
+    await client.query('select pg_advisory_unlock($1)', [LOCK_ID]).catch(() => undefined);
   }
 }

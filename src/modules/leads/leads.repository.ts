@@ -181,7 +181,9 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: List
     if (offset >= SEARCH_COUNT_CAP && !opts.deep) return { ids: [], n: n ?? 0 };
     const walked = walkable && offset + q.perPage <= WALK_ROWS ? await pageRows(db, order, walk()) : [];
     fresh = walked.length === q.perPage ? walked : await pageRows(db, order, sortAll());
-    return { ids: fresh.map((r) => r.id), n: SEARCH_COUNT_CAP + 1 };
+    // Nothing here: a deep page past the last match; the statement either counted more than the cap, or its
+    // page was past its own 1,001 matches (then the caller counts them).
+    return { ids: fresh.map((r) => r.id), n: fresh.length ? SEARCH_COUNT_CAP + 1 : (n ?? 0) };
   }, `${q.sort} ${q.dir} ${q.perPage} ${offset} ${opts.deep ?? false}`);
   if (!found.ids.length) {
     if (found.n > SEARCH_COUNT_CAP) return { items: [], total: SEARCH_COUNT_CAP, capped: true, keyset: false };
