@@ -12,6 +12,7 @@ import type { Logger } from '../lib/logger.js';
  */
 export const NO_TRANSACTION = '-- tandem: no-transaction';
 
+// Any constant works, but it must be the one every version of the app uses (Drizzle's runner before this one did).
 const LOCK_ID = 727_001;
 const LOCK_POLL_MS = 200;
 

@@ -169,11 +169,11 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: List
   const revision = q.stale ? undefined : namedScopeRevision(actor);
   let fresh: Awaited<ReturnType<typeof pageRows>> | undefined;
   const found = await memoizedQuery(db, 'search:leads', where, revision, async () => {
-    const counted = await statement;
-    const n = counted[0]?.n;
+    const matched = await statement;
+    const n = matched[0]?.n;
     // All the matches were in the statement: its page is right (or empty, past the last match).
     if (n === undefined ? offset <= SEARCH_COUNT_CAP : n <= SEARCH_COUNT_CAP) {
-      fresh = counted.map(({ n: _, ...row }) => row);
+      fresh = matched.map(({ n: _, ...row }) => row);
       return { ids: fresh.map((r) => r.id), n: n ?? 0 };
     }
     // More. Pages past the cap are not offered (nor queried), as on every list; the API's deep pages read on.
@@ -181,8 +181,8 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: List
     if (offset >= SEARCH_COUNT_CAP && !opts.deep) return { ids: [], n: n ?? 0 };
     const walked = walkable && offset + q.perPage <= WALK_ROWS ? await pageRows(db, order, walk()) : [];
     fresh = walked.length === q.perPage ? walked : await pageRows(db, order, sortAll());
-    // Nothing here: a deep page past the last match; the statement either counted more than the cap, or its
-    // page was past its own 1,001 matches (then the caller counts them).
+    // An empty page is a deep page past the last match: more than the cap if the statement counted them, else
+    // unknown (its page was past its own 1,001 matches) and the caller counts.
     return { ids: fresh.map((r) => r.id), n: fresh.length ? SEARCH_COUNT_CAP + 1 : (n ?? 0) };
   }, `${q.sort} ${q.dir} ${q.perPage} ${offset} ${opts.deep ?? false}`);
   if (!found.ids.length) {
