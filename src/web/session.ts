@@ -43,7 +43,7 @@ export const saveBeforeRedirect: RequestHandler = (req, res, next) => {
 
 /** The store: sessions in PostgreSQL, each read bringing the signed-in user along (req.sessionCompanion). */
 export function sessionStore(database: Database) {
-  const read = usersRepository.sessionWithUser(database.db);
+  const read = usersRepository.sessionWithUser(database.db, !database.embedded);
   return new PgSessionStore<UserWithMemberships>(
     database.pool,
     async (sid) => {
