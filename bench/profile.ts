@@ -14,7 +14,7 @@ import pg from 'pg';
 import { compileApp } from './lib/compile.js';
 import { searchTerms } from './lib/dict.js';
 import { login, PROXY_HEADERS } from './lib/http.js';
-import { runLoad } from './lib/load.js';
+import { rotating, runLoad } from './lib/load.js';
 import { BENCH_ADMIN_EMAIL, BENCH_MEMBER_EMAIL, BENCH_PASSWORD, databaseUrl, serverUrl } from './lib/pg.js';
 
 const { values, positionals } = parseArgs({
@@ -61,9 +61,7 @@ const ticks = (pid: number | string) => {
 const postgresCpu = () => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))
   .filter((p) => { try { return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'postgres'; } catch { return false; } })
   .reduce((sum, p) => sum + ticks(p), 0);
-const terms = searchTerms();
-let turn = 0;
-const requests = values.search ? [{ setupRequest: (req: { path?: string }) => ({ ...req, path: `${target}${target.includes('?') ? '&' : '?'}q=${encodeURIComponent(terms[turn++ % terms.length]!)}` }) }] : undefined;
+const requests = values.search ? rotating(searchTerms().map((term) => `${target}${target.includes('?') ? '&' : '?'}q=${encodeURIComponent(term)}`)) : undefined;
 const xactsBefore = await xacts();
 const [appBefore, pgBefore] = [ticks(child.pid!), postgresCpu()];
 const result = await runLoad({ url: base + target, connections: 10, duration: Number(values.duration), headers, requests });

@@ -24,7 +24,7 @@ import { searchTerms } from './lib/dict.js';
 import { benchJobs } from './jobs.js';
 import { compileApp } from './lib/compile.js';
 import { PROXY_HEADERS, anonymousSession, download, login, loginBody, makeTextFile, probe, uploadFile, type Session } from './lib/http.js';
-import { runAsync, runLoad, type LoadResult } from './lib/load.js';
+import { rotating, runAsync, runLoad, type LoadResult } from './lib/load.js';
 import { BENCH_ADMIN_EMAIL, BENCH_MEMBER_EMAIL, BENCH_PASSWORD, databaseExists, databaseUrl, dropDatabase, serverUrl } from './lib/pg.js';
 import { memoryOf, sampleMemory } from './lib/proc.js';
 import type { SqlCase } from './servers/sql-ceiling.js';
@@ -310,9 +310,8 @@ async function main() {
     const headersFor = (as: 'member' | 'admin', accept = 'text/html') => ({ ...PROXY_HEADERS, cookie: sessions[as].cookie, accept });
     const slow = new Set<string>();
     const measure = async (url: string, headers: Record<string, string> = {}, expect = 200, rotate?: string[]) => {
-      // One counter across warm-up and measurement: a rotated path is not asked twice until all have been.
-      let turn = 0;
-      const requests = rotate && [{ setupRequest: (req: { path?: string }) => ({ ...req, path: rotate[turn++ % rotate.length] }) }];
+      // One rotation across warm-up and measurement.
+      const requests = rotate && rotating(rotate);
       const load = (o: { duration?: number; amount?: number }) => runLoad({ url, connections, headers, expect, ...o, ...(requests ? { requests } : {}) });
       await load({ duration: warmup });
       const result = await load({ duration });

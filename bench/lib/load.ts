@@ -32,6 +32,15 @@ export interface LoadResult {
   bytesPerAnswer: number;
 }
 
+/**
+ * Requests that take `paths` in turn, one per request, across every run they are passed to: a path is not asked
+ * twice until all have been (the cold-search figures: nothing the app reuses between requests).
+ */
+export function rotating(paths: string[]): autocannon.Request[] {
+  let turn = 0;
+  return [{ setupRequest: (req) => ({ ...req, path: paths[turn++ % paths.length] }) }];
+}
+
 const percentile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]! : NaN);
 
 /**
