@@ -129,15 +129,18 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: List
   };
   const keyOrder = sql.raw([...SORTS[q.sort].map((_, i) => `k${i} ${q.dir}${nullsLast ? ' nulls last' : ''}`), `id ${q.dir}`].join(', '));
   // One statement: the page of (at most SEARCH_COUNT_CAP + 1) matches with their window count, joined to its rows.
-  const page = db
-    .select({ id: sql<number>`m.id`.as('page_id'), n: sql<number>`count(*) over ()::int`.as('n') })
-    .from(sql`(${matching(where)} limit ${SEARCH_COUNT_CAP + 1}) m`)
-    .orderBy(keyOrder)
-    .limit(q.perPage)
-    .offset(offset)
-    .as('page');
-  const statement = db.select({ ...listColumns, n: page.n }).from(leads).innerJoin(page, eq(page.id, leads.id))
-    .innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId)).orderBy(...order);
+  // (Like the walk and the sort below, built only when the memo has no answer: a repeated search needs none.)
+  const statement = () => {
+    const page = db
+      .select({ id: sql<number>`m.id`.as('page_id'), n: sql<number>`count(*) over ()::int`.as('n') })
+      .from(sql`(${matching(where)} limit ${SEARCH_COUNT_CAP + 1}) m`)
+      .orderBy(keyOrder)
+      .limit(q.perPage)
+      .offset(offset)
+      .as('page');
+    return db.select({ ...listColumns, n: page.n }).from(leads).innerJoin(page, eq(page.id, leads.id))
+      .innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId)).orderBy(...order);
+  };
   // More matches than that: a broad term, found every few hundred rows or more often. The page is then read in
   // the list's order, testing the LIKE row by row until it is full: 25 of 300,000 matches in 0.2 ms; 25 of a
   // name fragment's 9,800, 2,500 rows read (4.6 ms). The LIKE stays outside the subquery, so the planner cannot
@@ -169,7 +172,7 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: List
   const revision = q.stale ? undefined : namedScopeRevision(actor);
   let fresh: Awaited<ReturnType<typeof pageRows>> | undefined;
   const found = await memoizedQuery(db, 'search:leads', where, revision, async () => {
-    const matched = await statement;
+    const matched = await statement();
     const n = matched[0]?.n;
     // All the matches were in the statement: its page is right (or empty, past the last match).
     if (n === undefined ? offset <= SEARCH_COUNT_CAP : n <= SEARCH_COUNT_CAP) {
