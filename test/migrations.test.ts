@@ -5,7 +5,7 @@ import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { parseEnv } from '../src/config/env.js';
 import { openDatabase, runMigrations } from '../src/db/client.js';
-import { applyMigrations, NO_TRANSACTION } from '../src/db/migrator.js';
+import { applyMigrations, NO_TRANSACTION, outsideTransaction } from '../src/db/migrator.js';
 import { createLogger } from '../src/lib/logger.js';
 import { createServices } from '../src/services.js';
 import { scratchDatabase } from './helpers/app.js';
@@ -37,7 +37,7 @@ describe('migration files', () => {
   // until that commits, so it must not come before index builds, which only block writes. From 0008 on; older
   // migrations are deployed and never edited. (A no-transaction migration commits each statement by itself.)
   it('no DROP INDEX comes before a CREATE INDEX (from 0008 on)', () => {
-    for (const { tag } of journal.entries.filter((e) => e.idx >= 8 && !statements(e.tag)[0]?.startsWith(NO_TRANSACTION))) {
+    for (const { tag } of journal.entries.filter((e) => e.idx >= 8 && !outsideTransaction(statements(e.tag)))) {
       const list = statements(tag);
       const kinds = list.map((s) => (/^CREATE (UNIQUE )?INDEX/i.test(s) ? 'create' : /^DROP INDEX/i.test(s) ? 'drop' : 'other'));
       const firstDrop = kinds.indexOf('drop');
@@ -63,7 +63,7 @@ describe('migration files', () => {
  * invalid index that IF NOT EXISTS would keep: it is dropped first.
  */
 function concurrencyProblems(list: string[]): string[] {
-  if (!list[0]?.startsWith(NO_TRANSACTION)) return list.filter((s) => /\bCONCURRENTLY\b/i.test(s)).map((s) => `CONCURRENTLY in a transaction: ${s}`);
+  if (!outsideTransaction(list)) return list.filter((s) => /\bCONCURRENTLY\b/i.test(s)).map((s) => `CONCURRENTLY in a transaction: ${s}`);
   const problems: string[] = [];
   const dropped = new Set<string>();
   for (const s of list.map((one) => one.replace(NO_TRANSACTION, '').trim())) {

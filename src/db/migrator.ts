@@ -12,6 +12,9 @@ import type { Logger } from '../lib/logger.js';
  */
 export const NO_TRANSACTION = '-- tandem: no-transaction';
 
+/** Whether a migration (its statements, in file order) is marked NO_TRANSACTION. */
+export const outsideTransaction = (statements: string[]) => !!statements[0]?.trimStart().startsWith(NO_TRANSACTION);
+
 // Any constant works, but it must be the one every version of the app uses (Drizzle's runner before this one did).
 const LOCK_ID = 727_001;
 const LOCK_POLL_MS = 200;
@@ -58,7 +61,7 @@ export async function applyMigrations(client: pg.ClientBase, folder: string, log
       batch = [];
     };
     for (const m of pending) {
-      if (!m.sql[0]?.trimStart().startsWith(NO_TRANSACTION)) {
+      if (!outsideTransaction(m.sql)) {
         batch.push(m);
         continue;
       }
