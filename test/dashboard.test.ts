@@ -21,10 +21,10 @@ beforeEach(async () => {
   await restoreFixture(t.services);
   await q('truncate leads, clients, comments, files, activities, job_outbox restart identity cascade');
   const rows: [number, string, string | null, number, number | null, number][] = [
-    // group, status, value, age days, owner, days since last activity
+    // group, status, value, age days, owner, days since last activity (never more than the age, as in the app)
     [GROUPS.A.id, 'new', '100', 0, USERS.memberA.id, 0],
     [GROUPS.A.id, 'new', '200', 3, USERS.memberA.id, 0],
-    [GROUPS.A.id, 'contacted', '300', 10, USERS.managerA.id, 20],
+    [GROUPS.A.id, 'contacted', '300', 25, USERS.managerA.id, 20],
     [GROUPS.A.id, 'qualified', null, 40, null, 30],
     [GROUPS.A.id, 'lost', '50', 20, USERS.memberA.id, 20],
     [GROUPS.A.id, 'converted', '1000', 5, USERS.managerA.id, 1],

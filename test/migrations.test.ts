@@ -66,7 +66,7 @@ function concurrencyProblems(list: string[]): string[] {
   if (!outsideTransaction(list)) return list.filter((s) => /\bCONCURRENTLY\b/i.test(s)).map((s) => `CONCURRENTLY in a transaction: ${s}`);
   const problems: string[] = [];
   const dropped = new Set<string>();
-  for (const s of list.map((one) => one.replace(NO_TRANSACTION, '').trim())) {
+  for (const s of list.map((one) => one.replace(NO_TRANSACTION, '').replace(/^\s*--.*$/gm, '').trim())) {
     const drop = /^DROP INDEX CONCURRENTLY IF EXISTS "?(\w+)"?/i.exec(s);
     const create = /^CREATE (UNIQUE )?INDEX CONCURRENTLY IF NOT EXISTS "?(\w+)"?/i.exec(s);
     if (drop) dropped.add(drop[1]!);

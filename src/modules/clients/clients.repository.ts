@@ -4,7 +4,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { clients, groups, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { cappedCount, countCapOf, dateRange, keysetPage, pageWithCount, searchCondition, type ListOptions } from '../records/list.js';
+import { cappedCount, countCapOf, dateRange, keysetPage, nullsLastIds, ownerOrderIds, pageWithCount, searchCondition, type ListOptions, type RecordColumns } from '../records/list.js';
 import { scopeRevision } from '../records/revisions.js';
 import type { ClientFilters, ClientListQuery } from './clients.schemas.js';
 
@@ -33,13 +33,15 @@ export function clientWhere(actor: Actor, f: ClientFilters): SQL {
 
 // Sorting is an allow-list mapped to columns: a query string can never put text into ORDER BY.
 const SORTS = {
-  created: sql`${clients.createdAt}`,
-  updated: sql`${clients.updatedAt}`,
-  name: sql`lower(${clients.name})`,
-  company: sql`lower(${clients.company})`,
-  status: sql`${clients.status}`,
-  owner: sql`lower(${owner.name})`,
+  created: [clients.createdAt],
+  updated: [clients.updatedAt],
+  name: [sql`lower(${clients.name})`],
+  company: [sql`lower(${clients.company})`],
+  status: [clients.status],
+  // Namesakes apart, each owner's clients newest first (the order ownerOrderIds walks).
+  owner: [sql`lower(${owner.name})`, owner.id, clients.createdAt],
 } as const;
+const CLIENT_COLUMNS: RecordColumns = { table: clients, id: clients.id, ownerId: clients.ownerId, createdAt: clients.createdAt };
 
 /** ORDER BY of the list and of the export: the same order, ties broken by id. */
 export function clientOrder(f: Pick<ClientFilters, 'sort' | 'dir'>): SQL[] {
@@ -47,7 +49,7 @@ export function clientOrder(f: Pick<ClientFilters, 'sort' | 'dir'>): SQL[] {
   // Empty companies and unowned clients go last either way. Only those keys may be null: "nulls last" on a
   // NOT NULL key would stop the btree from serving the order (the admin's first page sorted all 250k rows).
   const nullable = f.sort === 'company' || f.sort === 'owner';
-  return [nullable ? sql`${SORTS[f.sort]} ${sql.raw(f.dir)} nulls last` : sql`${SORTS[f.sort]} ${sql.raw(f.dir)}`, dir(clients.id)];
+  return [...SORTS[f.sort].map((key) => (nullable ? sql`${key} ${sql.raw(f.dir)} nulls last` : sql`${key} ${sql.raw(f.dir)}`)), dir(clients.id)];
 }
 
 /** Every column the export has, in the list's order and scope (the export streams this query). */
@@ -94,6 +96,15 @@ export const clientsRepository = {
         .orderBy(...order)
         .limit(q.perPage)
         .offset(skip);
+    // Company and owner orders no single index walk gives, as on the lead list (see nullsLastIds, ownerOrderIds;
+    // the owner's for an admin over all groups with no filter but the status). Not with a text search: its matches
+    // are few, and sorting them is cheaper than walking an index testing each row.
+    const byIds = (ids: SQL) => page(inArray(clients.id, ids), clientOrder(q), 0);
+    const ownerWalk = q.sort === 'owner' && actor.isAdmin && !q.q && !q.group && q.owner === undefined && !q.fromLead && !q.createdFrom && !q.createdTo;
+    const byOffset = () =>
+      q.sort === 'company' && !q.q ? byIds(nullsLastIds(CLIENT_COLUMNS, clients.company, sql`lower(${clients.company})`, where, q.dir, q.perPage, offset))
+      : ownerWalk ? byIds(ownerOrderIds(CLIENT_COLUMNS, where, q.dir, q.perPage, offset))
+      : page(where, clientOrder(q), offset);
     // Next/prev links name the row to continue from (keyset), as on the lead list.
     const cursorable = q.sort === 'created' && !q.q;
     const keyset = cursorable ? keysetPage(clients, clients.createdAt, clients.id, q.dir, q, clientScope(actor)) : undefined;
@@ -103,7 +114,7 @@ export const clientsRepository = {
         const items = await page(and(where, keyset.condition)!, keyset.order, 0);
         return keyset.backwards ? items.reverse() : items;
       }),
-      byOffset: () => page(where, clientOrder(q), offset),
+      byOffset,
       offset,
       deep: opts.deep,
       cap,

@@ -73,7 +73,8 @@ export const dashboardRepository = {
         count(*) filter (where created_at >= ${p.d30} and status = 'converted')::int as "converted30",
         count(*) filter (where created_at >= ${p.d90})::int as "created90",
         count(*) filter (where created_at >= ${p.d90} and status = 'converted')::int as "converted90",
-        count(*) filter (where ${open} and last_activity_at < ${p.staleBefore})::int as stale
+        -- The list's test for stale (leadFilters; created_at is implied, and there lets the list walk its index).
+        count(*) filter (where ${open} and last_activity_at < ${p.staleBefore} and created_at < ${p.staleBefore})::int as stale
       from (
         select ${leads.status} as status, ${leads.ownerId} as owner_id, ${leads.value} as value, ${leads.createdAt} as created_at,
           ${leads.lastActivityAt} as last_activity_at, ${week(leads.createdAt, p.chartStart)} as week

@@ -1,6 +1,7 @@
 import { getTableName, gte, lt, sql, type SQL } from 'drizzle-orm';
 import { PgDialect, type AnyPgColumn, type PgTable } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client.js';
+import { users } from '../../db/schema/index.js';
 import { revisionMemo } from './revisions.js';
 
 /**
@@ -91,6 +92,53 @@ export async function pageWithCount<T>(
   const byOffset = async () => (page.offset >= (page.cap ?? COUNT_CAP) && !page.deep ? [] : page.byOffset());
   const [first, counted] = await Promise.all([(page.byCursor ?? byOffset)(), count]);
   return { items: page.byCursor && !first.length ? await byOffset() : first, ...counted };
+}
+
+/** The columns of a record table (leads, clients) the page helpers below walk. */
+export interface RecordColumns {
+  table: PgTable;
+  id: AnyPgColumn;
+  ownerId: AnyPgColumn;
+  createdAt: AnyPgColumn;
+}
+
+/**
+ * The ids of a page sorted by `key`, an expression of the nullable `column`, rows without a value last in either
+ * direction: those with one, walked in `dir` on an index of (key, id), merged with those without, in id order.
+ * As one ORDER BY "key desc nulls last" no btree serves it (an index walked backwards gives nulls first), and
+ * every row in scope was sorted: an admin's leads by value, 149 ms (F28). The rows with a value are found by
+ * `key` (an index condition: the walk skips the empty ones), the empty ones by the column itself: the planner has
+ * no statistics for an expression of a partial index, guessed 0.5% of the clients had no company against 26%,
+ * and sorted them all for page 40 (43 ms).
+ */
+export function nullsLastIds(r: RecordColumns, column: AnyPgColumn, key: SQL, where: SQL, dir: 'asc' | 'desc', limit: number, offset: number): SQL {
+  const d = sql.raw(dir);
+  const n = offset + limit;
+  const valued = sql`(select ${r.id} as id, ${key} as k from ${r.table} where ${where} and ${key} is not null order by ${key} ${d}, ${r.id} ${d} limit ${n})`;
+  const empty = sql`(select ${r.id} as id, null as k from ${r.table} where ${where} and ${column} is null order by ${r.id} ${d} limit ${n})`;
+  return sql`(select u.id from (${valued} union all ${empty}) u order by u.k ${d} nulls last, u.id ${d} limit ${limit} offset ${offset})`;
+}
+
+/**
+ * The ids of a page sorted by owner (name, then the owner's id: namesakes apart, then newest first) over a
+ * large scope: the users in name order, each one's rows newest first from an index of (owner_id, created_at,
+ * id), until the page is full; the unowned rows last. A join sorted by the owner's name sorted every row in
+ * scope (an admin's leads: 242 ms, F28). Only where most of each owner's rows are in `where` (an admin over all
+ * groups, filtered by status at most): otherwise every owner's rows are walked for the few that match, where
+ * sorting those few is cheaper.
+ */
+export function ownerOrderIds(r: RecordColumns, where: SQL, dir: 'asc' | 'desc', limit: number, offset: number): SQL {
+  const d = sql.raw(dir);
+  const n = offset + limit;
+  const rowsOf = (owner: SQL) => sql`${owner} and ${where} order by ${r.createdAt} ${d}, ${r.id} ${d} limit ${n}`;
+  const owned = sql`(select x.id, o.k, o.id as oid, x.created_at from
+      (select ${users.id} as id, lower(${users.name}) as k from ${users} order by 2 ${d}, 1 ${d}) o
+      cross join lateral (select ${r.id} as id, ${r.createdAt} as created_at from ${r.table} where ${rowsOf(sql`${r.ownerId} = o.id`)}) x
+      order by o.k ${d}, o.id ${d}, x.created_at ${d}, x.id ${d} limit ${n})`;
+  const unowned = sql`(select ${r.id} as id, null::text as k, null::integer as oid, ${r.createdAt} as created_at from ${r.table}
+      where ${rowsOf(sql`${r.ownerId} is null`)})`;
+  return sql`(select u.id from (${owned} union all ${unowned}) u
+    order by u.k ${d} nulls last, u.oid ${d} nulls last, u.created_at ${d}, u.id ${d} limit ${limit} offset ${offset})`;
 }
 
 export interface ListOptions {
