@@ -15,7 +15,7 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS "clients_live_owner_idx" ON "clients" US
 DROP INDEX CONCURRENTLY IF EXISTS "leads_live_status_idx";--> statement-breakpoint
 CREATE INDEX CONCURRENTLY IF NOT EXISTS "leads_live_status_idx" ON "leads" USING btree ("status","id","group_id","owner_id","created_by_id") WHERE "leads"."deleted_at" is null;--> statement-breakpoint
 DROP INDEX CONCURRENTLY IF EXISTS "leads_live_value_idx";--> statement-breakpoint
-CREATE INDEX CONCURRENTLY IF NOT EXISTS "leads_live_value_idx" ON "leads" USING btree ("value","id","group_id","owner_id","created_by_id") WHERE "leads"."deleted_at" is null;--> statement-breakpoint
+CREATE INDEX CONCURRENTLY IF NOT EXISTS "leads_live_value_idx" ON "leads" USING btree ("value","id","group_id","status","owner_id","created_by_id") WHERE "leads"."deleted_at" is null;--> statement-breakpoint
 DROP INDEX CONCURRENTLY IF EXISTS "leads_live_owner_idx";--> statement-breakpoint
 CREATE INDEX CONCURRENTLY IF NOT EXISTS "leads_live_owner_idx" ON "leads" USING btree ("owner_id","created_at","id","group_id","status","created_by_id") WHERE "leads"."deleted_at" is null;--> statement-breakpoint
 DROP INDEX CONCURRENTLY IF EXISTS "leads_value_idx";

@@ -79,10 +79,13 @@ describe('sorted lists', () => {
     }
   });
 
-  it('an owner sort with a status filter, and the owner filter, still match plain SQL', async () => {
+  it('an owner sort with a status filter (leads, clients), and the owner filter, still match plain SQL', async () => {
     const expected = (await q(`select l.last_name from leads l left join users o on o.id = l.owner_id
       where l.deleted_at is null and l.status = 'qualified' and l.last_name like 'L%' order by lower(o.name) desc nulls last, o.id desc nulls last, l.created_at desc, l.id desc limit 25`)).map((r) => r.last_name);
     expect(await names('admin', '/leads?sort=owner&dir=desc&status=qualified')).toEqual(expected);
+    const clients = (await q(`select c.name from clients c left join users o on o.id = c.owner_id
+      where c.deleted_at is null and c.status = 'inactive' order by lower(o.name) asc nulls last, o.id asc nulls last, c.created_at asc, c.id asc offset 25 limit 25`)).map((r) => r.name);
+    expect(await names('admin', '/clients?sort=owner&dir=asc&status=inactive&page=2')).toEqual(clients);
     const own = (await q(`select last_name from leads where deleted_at is null and status <> 'converted' and owner_id = $1 order by created_at desc, id desc limit 25`, [USERS.managerA.id])).map((r) => r.last_name);
     expect(await names('admin', `/leads?owner=${USERS.managerA.id}`)).toEqual(own);
   });

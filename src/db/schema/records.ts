@@ -63,10 +63,10 @@ export const leads = pgTable(
     index('leads_updated_idx').on(t.updatedAt),
     // The sorts and the owner filter over the live leads, each key with the id and the scope's columns, so an
     // admin's page walks an index instead of sorting a million rows (status 98 ms, value 149 ms, owner 242 ms
-    // before; F28). Value: rows with a value in either direction, then those without (nullsLastIds). Owner:
+    // before; F28). Value: descending, the rows with a value, then those without (nullsLastIds). Owner:
     // someone's leads newest first ("owner = me"; the owner sort's walk, ownerOrderIds; owner_id is null too).
     index('leads_live_status_idx').on(t.status, t.id, t.groupId, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
-    index('leads_live_value_idx').on(t.value, t.id, t.groupId, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
+    index('leads_live_value_idx').on(t.value, t.id, t.groupId, t.status, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
     index('leads_live_owner_idx').on(t.ownerId, t.createdAt, t.id, t.groupId, t.status, t.createdById).where(sql`${t.deletedAt} is null`),
     index('leads_name_idx').on(sql`lower(${t.lastName})`, sql`lower(${t.firstName})`),
     // Group first (btree_gin): a member's search reads only the matches in their groups from the heap, not every

@@ -4,7 +4,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { groups, leads, memberships, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { cappedCount, dateRange, keysetPage, memoizedQuery, nullsLastIds, ownerOrderIds, pageWithCount, SEARCH_COUNT_CAP, searchCondition, type ListOptions, type RecordColumns } from '../records/list.js';
+import { cappedCount, dateRange, filteredOnlyBy, keysetPage, memoizedQuery, nullsLastIds, ownerOrderIds, pageWithCount, SEARCH_COUNT_CAP, searchCondition, type ListOptions, type RecordColumns } from '../records/list.js';
 import { namedScopeRevision, scopeRevision } from '../records/revisions.js';
 import { OPEN_STATUSES, STALE_DAYS, type LeadListQuery } from './leads.schemas.js';
 
@@ -160,8 +160,7 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: List
   // 38 ms): their matches are sorted instead (no more than their groups hold).
   const unsearched = { ...q, q: undefined };
   const slices = sliceGroups(actor, q);
-  // (Not by owner or value: no index walk gives those orders in one statement, see list.)
-  const walkable = q.sort === 'created' || (actor.isAdmin && !q.group && q.sort !== 'owner' && q.sort !== 'value');
+  const walkable = q.sort === 'created' || (actor.isAdmin && !q.group);
   const ordered = () => slices.length
     ? sql`(select * from ${unionOf(slices, (g) => matching(leadFilters(inGroup(actor, g), unsearched)).orderBy(...order).limit(WALK_ROWS))} u order by ${keyOrder} limit ${WALK_ROWS})`
     : sql`(${matching(leadFilters(actor, unsearched)).orderBy(...order)} limit ${WALK_ROWS})`;
@@ -218,12 +217,11 @@ export const leadsRepository = {
     // the offset took 294 ms at page 400; the ids alone a fraction of that.
     const withOwner = q.sort === 'owner';
     const rows = (ids: SQLWrapper | number[]) => pageRows(db, order, ids);
-    // Value and owner orders no single index walk gives (see nullsLastIds, ownerOrderIds); the owner's only for an
-    // admin over all groups with no filter but the status.
-    const ownerWalk = q.sort === 'owner' && actor.isAdmin && !q.group && !q.owner && !q.source && !q.createdFrom && !q.createdTo
-      && q.valueMin === undefined && q.valueMax === undefined && !q.stale;
+    // Orders no single index walk gives (see nullsLastIds, ownerOrderIds): value descending, and the owner's, for
+    // an admin over all groups with no filter but the status (each owner's rows then mostly match).
+    const ownerWalk = q.sort === 'owner' && actor.isAdmin && filteredOnlyBy(q, ['status', 'converted']);
     const ids = (condition: SQL, by: SQL[], skip: number): SQLWrapper => {
-      if (q.sort === 'value') return nullsLastIds(LEAD_COLUMNS, leads.value, sql`${leads.value}`, condition, q.dir, q.perPage, skip);
+      if (q.sort === 'value' && q.dir === 'desc') return nullsLastIds(LEAD_COLUMNS, leads.value, sql`${leads.value}`, condition, q.perPage, skip);
       if (ownerWalk) return ownerOrderIds(LEAD_COLUMNS, condition, q.dir, q.perPage, skip);
       const idsOnly = db.select({ id: leads.id }).from(leads);
       return (withOwner ? idsOnly.leftJoin(owner, eq(owner.id, leads.ownerId)) : idsOnly).where(condition).orderBy(...by).limit(q.perPage).offset(skip);
