@@ -177,6 +177,18 @@ describe('lead board', () => {
     expect((await agents.memberA.get('/leads/board/column?status=weird')).status).toBe(400);
   });
 
+  it('a column past 10,000 leads says "10,000+", as the list does; its cards are the most recently active', async () => {
+    await q(`insert into leads (group_id, last_name, status, created_by_id, last_activity_at)
+             select $1, 'Mass' || i, 'contacted', $2, now() - make_interval(mins => i) from generate_series(1, 10050) i`, [GROUPS.A.id, USERS.memberA.id]);
+    const page = await agents.memberA.get('/leads/board');
+    expect(page.text).toMatch(/data-count="10000" data-capped data-testid="count-contacted">10,000\+</);
+    expect((await agents.memberA.get('/leads?status=contacted')).text).toContain('10,000+ leads');
+    expect(page.text).toMatch(/data-testid="count-new">2</);
+    const column = /id="cards-contacted"[\s\S]*?<\/ul>/.exec(page.text)![0];
+    const shown = [...column.matchAll(/href="\/leads\/\d+"[^>]*>([^<]+)</g)].map((m) => m[1]!.trim()).filter((n) => n.startsWith('Mass'));
+    expect(shown.slice(0, 3)).toEqual(['Mass1', 'Mass2', 'Mass3']);
+  });
+
   it('a move goes through the same policy and lands in the activity log', async () => {
     const [lead] = await q("select id from leads where last_name = 'Lnew0'");
     const token = await tokenFor(agents.memberA, '/leads/board');

@@ -6,7 +6,11 @@
   var token = document.querySelector('meta[name="csrf-token"]').getAttribute('content');
   function bump(column, by) {
     var el = column.querySelector('[data-count]');
-    el.textContent = String(Number(el.textContent) + by);
+    // "10,000+" stays as it is (the count stops there); an exact count moves by one.
+    if (!el.hasAttribute('data-capped')) {
+      el.setAttribute('data-count', String(Number(el.getAttribute('data-count')) + by));
+      el.textContent = Number(el.getAttribute('data-count')).toLocaleString(document.documentElement.lang || undefined);
+    }
     // The column's "load more" asks for the cards after those shown: one more or one less now.
     var more = column.querySelector('[hx-get*="offset="]');
     if (more) {

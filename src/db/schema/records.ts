@@ -68,6 +68,9 @@ export const leads = pgTable(
     index('leads_live_status_idx').on(t.status, t.id, t.groupId, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
     index('leads_live_value_idx').on(t.value, t.id, t.groupId, t.status, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
     index('leads_live_owner_idx').on(t.ownerId, t.createdAt, t.id, t.groupId, t.status, t.createdById).where(sql`${t.deletedAt} is null`),
+    // The board's columns: a status's leads, most recently active first (an admin's board sorted each column's
+    // 200,000 leads; F29).
+    index('leads_live_status_activity_idx').on(t.status, t.lastActivityAt, t.id, t.groupId, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
     index('leads_name_idx').on(sql`lower(${t.lastName})`, sql`lower(${t.firstName})`),
     // Group first (btree_gin): a member's search reads only the matches in their groups from the heap, not every
     // group's (868 of 10,077 for "петров" in the bench data). A search over all groups uses the second column alone.
@@ -107,6 +110,8 @@ export const clients = pgTable(
     index('clients_live_updated_idx').on(t.updatedAt, t.id, t.groupId, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
     index('clients_live_status_idx').on(t.status, t.id, t.groupId, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
     index('clients_live_company_idx').on(sql`lower(${t.company})`, t.id, t.groupId, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
+    // The trash, newest first (as leads_deleted_idx): it read the whole table (45 ms at 250,000 clients).
+    index('clients_deleted_idx').on(t.deletedAt).where(sql`${t.deletedAt} is not null`),
     index('clients_live_owner_idx').on(t.ownerId, t.createdAt, t.id, t.groupId, t.status, t.createdById).where(sql`${t.deletedAt} is null`),
     index('clients_group_search_idx').using('gin', t.groupId, sql`${t.search} gin_trgm_ops`),
   ],

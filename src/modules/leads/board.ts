@@ -1,8 +1,10 @@
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { desc, eq } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client.js';
 import { leads, users } from '../../db/schema/index.js';
 import type { Actor } from '../access/policy.js';
+import { cappedCount } from '../records/list.js';
+import { scopeRevision } from '../records/revisions.js';
 import { leadFilters } from './leads.repository.js';
 
 /** The board's columns: the statuses a card can be dragged between (converted comes only from conversion). */
@@ -27,13 +29,14 @@ export const boardRepository = {
       .limit(BOARD_PAGE)
       .offset(offset);
   },
-  /** Count per column in one query: equal to the list's total for status=X. */
+  /**
+   * Each column's count as the list with that status filter counts it (capped at 10,000, reused under the same
+   * revisions: the same query and memo entry as the list's). An exact count per status over an admin's million
+   * leads read them all: 740 ms per board (F29).
+   */
   async counts(db: DbOrTx, actor: Actor, group: number | undefined) {
-    const rows = await db
-      .select({ status: leads.status, n: sql<number>`count(*)::int` })
-      .from(leads)
-      .where(and(leadFilters(actor, { ...filtersFor('new', group), status: [...BOARD_STATUSES] })))
-      .groupBy(leads.status);
-    return Object.fromEntries(BOARD_STATUSES.map((s) => [s, rows.find((r) => r.status === s)?.n ?? 0])) as Record<BoardStatus, number>;
+    const revision = scopeRevision(actor);
+    const counted = await Promise.all(BOARD_STATUSES.map((s) => cappedCount(db, leads, leadFilters(actor, filtersFor(s, group)), revision)));
+    return Object.fromEntries(BOARD_STATUSES.map((s, i) => [s, counted[i]!])) as Record<BoardStatus, { total: number; capped: boolean }>;
   },
 };

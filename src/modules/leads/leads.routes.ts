@@ -82,7 +82,7 @@ export function leadsRoutes(services: Services): Router {
     ]);
     res.render('leads/board', {
       group, groups: options.groups, pageSize: BOARD_PAGE, statuses: BOARD_STATUSES,
-      columns: BOARD_STATUSES.map((s, i) => ({ status: s, count: counts[s], cards: columns[i], listHref: queryHref('/leads', { status: s, group }) })),
+      columns: BOARD_STATUSES.map((s, i) => ({ status: s, count: counts[s].total, capped: counts[s].capped, cards: columns[i], listHref: queryHref('/leads', { status: s, group }) })),
       boardPath: queryHref('/leads/board', { group }),
     });
   });
