@@ -116,6 +116,19 @@ describe('access', () => {
   });
 });
 
+describe('owner choices', () => {
+  it('namesakes are told apart by their email in the owner filter and the owner select; others by name alone', async () => {
+    await q(`update users set name = 'Анна Смирнова' where id in (${USERS.memberA.id}, ${USERS.managerA.id})`);
+    const [subject] = await q('select name from users where id = $1', [USERS.subjectA.id]);
+    for (const path of ['/leads', '/leads/new', '/clients', '/clients/new']) {
+      const page = await f.agents.managerA.get(path);
+      expect(page.text, path).toContain(`<option value="${USERS.memberA.id}">Анна Смирнова (${USERS.memberA.email})</option>`);
+      expect(page.text, path).toMatch(new RegExp(`<option value="${USERS.managerA.id}"( selected)?>Анна Смирнова \\(${USERS.managerA.email.replace(/\./g, '\\.')}\\)</option>`));
+      expect(page.text, path).toContain(`<option value="${USERS.subjectA.id}">${subject.name}</option>`);
+    }
+  });
+});
+
 describe('the list', () => {
   beforeEach(async () => {
     await createLead('memberA', { lastName: 'Иванов', firstName: 'Иван', company: 'ООО Ромашка', value: '500', status: 'new', source: 'website' });

@@ -288,7 +288,7 @@ export const leadsRepository = {
   /** Members of the given groups, for owner selects and the owner filter. */
   owners(db: DbOrTx, groupIds: number[] | undefined) {
     const q = db
-      .selectDistinct({ id: users.id, name: users.name, groupId: memberships.groupId })
+      .selectDistinct({ id: users.id, name: users.name, email: users.email, groupId: memberships.groupId })
       .from(memberships)
       .innerJoin(users, eq(users.id, memberships.userId))
       .where(and(eq(users.active, true), groupIds ? inArray(memberships.groupId, groupIds.length ? groupIds : [0]) : undefined));

@@ -34,9 +34,15 @@ export function createLeadsService(deps: LeadsDeps) {
 
   async function loadChoices(actor: Actor) {
     const groupList = await groupChoices(actor);
-    const owners = await repo.owners(db, actor.isAdmin ? undefined : groupList.map((g) => g.groupId));
+    const rows = await repo.owners(db, actor.isAdmin ? undefined : groupList.map((g) => g.groupId));
     // The owner filter lists each person once, whatever number of groups they share with the actor.
-    const ownerChoices = [...new Map(owners.map((o) => [o.id, { id: o.id, name: o.name }])).values()];
+    const people = [...new Map(rows.map((o) => [o.id, o])).values()];
+    // Namesakes (32 names among the bench's 500 people) would be identical options: their email tells them apart.
+    const seen = new Map<string, number>();
+    for (const p of people) seen.set(p.name.toLowerCase(), (seen.get(p.name.toLowerCase()) ?? 0) + 1);
+    const label = (o: { name: string; email: string }) => (seen.get(o.name.toLowerCase())! > 1 ? `${o.name} (${o.email})` : o.name);
+    const owners = rows.map((o) => ({ id: o.id, name: o.name, groupId: o.groupId, label: label(o) }));
+    const ownerChoices = people.map((o) => ({ id: o.id, name: o.name, label: label(o) }));
     return { groups: groupList, owners, ownerChoices };
   }
 
