@@ -6,7 +6,7 @@ import { GROUPS, USERS, useFixtureSuite, type ActorName } from './helpers/fixtur
 // empty values, ties and two owners of the same name, for a member (one group) and the admin (all), at the first,
 // second and last page, either way.
 const f = useFixtureSuite();
-const { q } = f;
+const { q, post } = f;
 
 async function names(actor: ActorName, path: string) {
   const res = await f.agents[actor].get(path);
@@ -104,5 +104,11 @@ describe('stale leads', () => {
       [GROUPS.A.id, USERS.admin.id],
     );
     expect(await names('memberA', '/leads?stale=1')).toEqual(['Quiet, just over', 'Old and quiet']);
+    // A comment is activity: the lead leaves the list, and the count (reused while nothing changes) goes with it.
+    const [quiet] = await q("select id from leads where last_name = 'Old and quiet'");
+    expect((await post('memberA', `/leads/${quiet.id}/comments`, { body: 'Called back' })).status).toBe(303);
+    const after = await f.agents.memberA.get('/leads?stale=1');
+    expect(after.text).toContain('1 lead');
+    expect(await names('memberA', '/leads?stale=1')).toEqual(['Quiet, just over']);
   });
 });

@@ -237,8 +237,9 @@ export const leadsRepository = {
       return db.select({ id: sql<number>`u.id` }).from(sql`${unionOf(memberGroups, slice)} u`)
         .orderBy(sql.raw(`u.k ${q.dir}, u.id ${q.dir}`)).limit(q.perPage).offset(skip);
     };
-    // "Stale" compares with the clock: its count is never reused.
-    const count = cappedCount(db, leads, where, q.stale ? undefined : scopeRevision(actor));
+    // "Stale" also moves with the clock: its count, like the dashboard's figure it comes from, is then up to a
+    // minute old (the memo's lifetime) when nothing in scope changed; the rows shown are read fresh.
+    const count = cappedCount(db, leads, where, scopeRevision(actor));
     // Next/prev links name the row to continue from (keyset): no OFFSET, however deep. (rows() puts a page read
     // backwards into the list's order.)
     const keyset = q.sort === 'created' ? keysetPage(leads, leads.createdAt, leads.id, q.dir, q, leadScope(actor)) : undefined;
