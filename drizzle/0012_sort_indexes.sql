@@ -4,7 +4,8 @@
 -- status, owner or last update every client (94–145 ms); each board column sorted every lead of its status; the
 -- trash read every client. Each key comes with the id (the tie-break) and the scope's columns, so a member's page
 -- filters its groups inside the index. Built concurrently: writes to leads and clients go on meanwhile. The
--- plain value index goes: the new one serves the value filters too.
+-- plain value index goes (the new one serves the value filters too), and the date index is built again under a
+-- new name with the last activity in it (the stale list reads it from there), then the old one goes.
 DROP INDEX CONCURRENTLY IF EXISTS "clients_live_updated_idx";--> statement-breakpoint
 CREATE INDEX CONCURRENTLY IF NOT EXISTS "clients_live_updated_idx" ON "clients" USING btree ("updated_at","id","group_id","owner_id","created_by_id") WHERE "clients"."deleted_at" is null;--> statement-breakpoint
 DROP INDEX CONCURRENTLY IF EXISTS "clients_live_status_idx";--> statement-breakpoint
@@ -23,4 +24,7 @@ DROP INDEX CONCURRENTLY IF EXISTS "clients_deleted_idx";--> statement-breakpoint
 CREATE INDEX CONCURRENTLY IF NOT EXISTS "clients_deleted_idx" ON "clients" USING btree ("deleted_at") WHERE "clients"."deleted_at" is not null;--> statement-breakpoint
 DROP INDEX CONCURRENTLY IF EXISTS "leads_live_status_activity_idx";--> statement-breakpoint
 CREATE INDEX CONCURRENTLY IF NOT EXISTS "leads_live_status_activity_idx" ON "leads" USING btree ("status","last_activity_at","id","group_id","owner_id","created_by_id") WHERE "leads"."deleted_at" is null;--> statement-breakpoint
+DROP INDEX CONCURRENTLY IF EXISTS "leads_live_by_created_idx";--> statement-breakpoint
+CREATE INDEX CONCURRENTLY IF NOT EXISTS "leads_live_by_created_idx" ON "leads" USING btree ("created_at","id","group_id","status","owner_id","created_by_id","last_activity_at") WHERE "leads"."deleted_at" is null;--> statement-breakpoint
+DROP INDEX CONCURRENTLY IF EXISTS "leads_live_created_idx";--> statement-breakpoint
 DROP INDEX CONCURRENTLY IF EXISTS "leads_value_idx";

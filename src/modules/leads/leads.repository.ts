@@ -212,7 +212,7 @@ export const leadsRepository = {
     const where = leadFilters(actor, q);
     const order = listOrder(q);
     const offset = offsetOf(q);
-    // Deferred join: the page's ids first (for the default order an index-only walk of leads_live_created_idx,
+    // Deferred join: the page's ids first (for the default order an index-only walk of leads_live_by_created_idx,
     // even 10,000 rows deep), then the 25 rows with their group and owner. Reading whole rows while skipping
     // the offset took 294 ms at page 400; the ids alone a fraction of that.
     const withOwner = q.sort === 'owner';
