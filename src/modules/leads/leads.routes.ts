@@ -1,7 +1,8 @@
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { Services } from '../../services.js';
 import { queryHref, toPage } from '../../lib/pagination.js';
 import { ForbiddenError } from '../../web/errors.js';
+import { options } from '../../web/views.js';
 import { formHandler, parseInput } from '../../web/forms.js';
 import { requireUser } from '../../web/guards.js';
 import { flash, safeNext } from '../../web/middleware.js';
@@ -70,27 +71,42 @@ export function leadsRoutes(services: Services): Router {
     ),
   );
 
+  /** What every card's "move to" form shares, made once per page (see views/leads/_board-card.njk). */
+  const cardForm = (res: Response, group: number | undefined) => {
+    const t = res.locals.t as (key: string) => string;
+    const choices = BOARD_STATUSES.map((s) => ({ value: s, label: t(`leads.status.${s}`) }));
+    return {
+      csrf: (res.locals.csrfToken as () => string)(),
+      next: queryHref('/leads/board', { group }),
+      label: t('board.moveTo'),
+      button: t('board.move'),
+      unassigned: t('leads.unassigned'),
+      number: (res.locals.fmt as { number: (v: unknown) => string }).number,
+      options: Object.fromEntries(BOARD_STATUSES.map((s) => [s, options(choices, 'value', 'label', s)])),
+    };
+  };
+
   // The board: a column per status, a page of cards each, drag-and-drop or a "move to" form per card.
   r.get('/leads/board', requireUser, async (req, res) => {
     const actor = req.actor!;
     const { group } = boardQuery.parse(req.query);
     const db = services.database.db;
-    const [counts, options, ...columns] = await Promise.all([
+    const [counts, choices, ...columns] = await Promise.all([
       boardRepository.counts(db, actor, group),
       leads.formOptions(actor),
       ...BOARD_STATUSES.map((s) => boardRepository.cards(db, actor, s, group, 0)),
     ]);
     res.render('leads/board', {
-      group, groups: options.groups, pageSize: BOARD_PAGE, statuses: BOARD_STATUSES,
+      group, groups: choices.groups, pageSize: BOARD_PAGE,
       columns: BOARD_STATUSES.map((s, i) => ({ status: s, count: counts[s].total, capped: counts[s].capped, cards: columns[i], listHref: queryHref('/leads', { status: s, group }) })),
-      boardPath: queryHref('/leads/board', { group }),
+      move: cardForm(res, group),
     });
   });
 
   r.get('/leads/board/column', requireUser, async (req, res) => {
     const { group, status, offset } = boardColumnQuery.parse(req.query);
     const cards = await boardRepository.cards(services.database.db, req.actor!, status, group, offset);
-    res.render('leads/_board-more.njk', { cards, status, group, next: offset + BOARD_PAGE, hasMore: cards.length === BOARD_PAGE, statuses: BOARD_STATUSES, boardPath: queryHref('/leads/board', { group }) });
+    res.render('leads/_board-more.njk', { cards, status, group, next: offset + BOARD_PAGE, hasMore: cards.length === BOARD_PAGE, move: cardForm(res, group) });
   });
 
   r.get('/leads/trash', requireUser, async (req, res) => {
