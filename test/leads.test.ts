@@ -126,6 +126,9 @@ describe('owner choices', () => {
       expect(page.text, path).toMatch(new RegExp(`<option value="${USERS.managerA.id}"( selected)?>Анна Смирнова \\(${USERS.managerA.email.replace(/\./g, '\\.')}\\)</option>`));
       expect(page.text, path).toContain(`<option value="${USERS.subjectA.id}">${subject.name}</option>`);
     }
+    // The choices are cached until the directory changes: a new email is a change.
+    await q("update users set email = 'anna.s@example.com' where id = $1", [USERS.memberA.id]);
+    expect((await f.agents.managerA.get('/leads')).text).toContain(`<option value="${USERS.memberA.id}">Анна Смирнова (anna.s@example.com)</option>`);
   });
 });
 

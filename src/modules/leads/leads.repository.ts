@@ -167,7 +167,7 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: List
   const slices = sliceGroups(actor, q);
   const ownerWalk = ownerWalkable(actor, unsearched);
   const walkable = q.sort === 'created' || (actor.isAdmin && !q.group && (q.sort !== 'owner' || ownerWalk));
-  const firstRows = (ids: SQL) => sql`(${matching(and(leadFilters(actor, unsearched), inArray(leads.id, ids))!)})`;
+  const firstRows = (ids: SQL) => sql`(${matching(inArray(leads.id, ids))})`;
   const ordered = () => slices.length
     ? sql`(select * from ${unionOf(slices, (g) => matching(leadFilters(inGroup(actor, g), unsearched)).orderBy(...order).limit(WALK_ROWS))} u order by ${keyOrder} limit ${WALK_ROWS})`
     : q.sort === 'value' && q.dir === 'desc' ? firstRows(nullsLastIds(LEAD_COLUMNS, leads.value, sql`${leads.value}`, leadFilters(actor, unsearched), WALK_ROWS, 0))

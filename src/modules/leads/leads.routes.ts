@@ -2,13 +2,14 @@ import { Router, type Request, type Response } from 'express';
 import type { Services } from '../../services.js';
 import { queryHref, toPage } from '../../lib/pagination.js';
 import { ForbiddenError } from '../../web/errors.js';
-import { options } from '../../web/views.js';
+import { options as optionsHtml } from '../../web/views.js';
 import { formHandler, parseInput } from '../../web/forms.js';
 import { requireUser } from '../../web/guards.js';
 import { flash, safeNext } from '../../web/middleware.js';
 import { BOARD_PAGE, BOARD_STATUSES, boardRepository } from './board.js';
 import { idParam } from '../../web/params.js';
 import { commentInput } from '../records/comments.js';
+import { COUNT_CAP } from '../records/list.js';
 import { loadRecordHead } from '../records/records.js';
 import { alreadyConverted, clientValuesFrom, readOnly } from './leads.service.js';
 import { EDITABLE_STATUSES, LEAD_SORTS, LEAD_SOURCES, convertInput, leadInput, leadListQuery } from './leads.schemas.js';
@@ -17,7 +18,8 @@ import { z } from 'zod';
 
 const statusInput = z.object({ status: z.enum(EDITABLE_STATUSES, 'validation.invalid') });
 const boardQuery = z.object({ group: z.coerce.number().int().positive().optional().catch(undefined) });
-const boardColumnQuery = boardQuery.extend({ status: z.enum(BOARD_STATUSES), offset: z.coerce.number().int().min(0).max(1_000_000).catch(0) });
+// A column pages up to its count's cap ("10,000+"), as the list does: an OFFSET deeper reads every row it skips.
+const boardColumnQuery = boardQuery.extend({ status: z.enum(BOARD_STATUSES), offset: z.coerce.number().int().min(0).max(COUNT_CAP).catch(0) });
 
 export function leadsRoutes(services: Services): Router {
   const { leads, comments, activity } = services;
@@ -42,19 +44,19 @@ export function leadsRoutes(services: Services): Router {
 
   r.get('/leads', requireUser, async (req, res) => {
     const q = leadListQuery.parse(req.query);
-    const [{ items, total, capped, keyset }, options] = await Promise.all([leads.list(req.actor!, q), leads.formOptions(req.actor!)]);
+    const [{ items, total, capped, keyset }, choices] = await Promise.all([leads.list(req.actor!, q), leads.formOptions(req.actor!)]);
     const page = toPage(items, total, q, '/leads', req.query, capped, { keyset });
     const sortHref = (key: string) => queryHref('/leads', req.query, { sort: key, dir: q.sort === key && q.dir === 'desc' ? 'asc' : 'desc' });
-    const locals = { q, page, sortHref, ...options, ...constants, query: req.query, exportHref: null };
+    const locals = { q, page, sortHref, ...choices, ...constants, query: req.query, exportHref: null };
     // htmx swaps only the results when a filter changes; the URL (with every filter) is pushed by the form.
     res.render(req.get('HX-Request') && req.get('HX-Target') === 'lead-results' ? 'leads/_results.njk' : 'leads/index', locals);
   });
 
   r.get('/leads/new', requireUser, async (req, res) => {
-    const options = await formLocals(req);
-    if (!options.groups.length) throw new ForbiddenError('leads.noGroup');
-    const groupId = req.query.group ?? (options.groups.length === 1 ? options.groups[0]!.groupId : '');
-    res.render('leads/form', { ...options, values: { groupId, ownerId: req.actor!.id, status: 'new' }, errors: {} });
+    const choices = await formLocals(req);
+    if (!choices.groups.length) throw new ForbiddenError('leads.noGroup');
+    const groupId = req.query.group ?? (choices.groups.length === 1 ? choices.groups[0]!.groupId : '');
+    res.render('leads/form', { ...choices, values: { groupId, ownerId: req.actor!.id, status: 'new' }, errors: {} });
   });
 
   r.post(
@@ -74,7 +76,7 @@ export function leadsRoutes(services: Services): Router {
   /** What every card's "move to" form shares, made once per page (see views/leads/_board-card.njk). */
   const cardForm = (res: Response, group: number | undefined) => {
     const t = res.locals.t as (key: string) => string;
-    const choices = BOARD_STATUSES.map((s) => ({ value: s, label: t(`leads.status.${s}`) }));
+    const statusChoices = BOARD_STATUSES.map((s) => ({ value: s, label: t(`leads.status.${s}`) }));
     return {
       csrf: (res.locals.csrfToken as () => string)(),
       next: queryHref('/leads/board', { group }),
@@ -82,7 +84,7 @@ export function leadsRoutes(services: Services): Router {
       button: t('board.move'),
       unassigned: t('leads.unassigned'),
       number: (res.locals.fmt as { number: (v: unknown) => string }).number,
-      options: Object.fromEntries(BOARD_STATUSES.map((s) => [s, options(choices, 'value', 'label', s)])),
+      options: Object.fromEntries(BOARD_STATUSES.map((s) => [s, optionsHtml(statusChoices, 'value', 'label', s)])),
     };
   };
 
@@ -106,7 +108,7 @@ export function leadsRoutes(services: Services): Router {
   r.get('/leads/board/column', requireUser, async (req, res) => {
     const { group, status, offset } = boardColumnQuery.parse(req.query);
     const cards = await boardRepository.cards(services.database.db, req.actor!, status, group, offset);
-    res.render('leads/_board-more.njk', { cards, status, group, next: offset + BOARD_PAGE, hasMore: cards.length === BOARD_PAGE, move: cardForm(res, group) });
+    res.render('leads/_board-more.njk', { cards, status, group, next: offset + BOARD_PAGE, hasMore: cards.length === BOARD_PAGE && offset + BOARD_PAGE < COUNT_CAP, move: cardForm(res, group) });
   });
 
   r.get('/leads/trash', requireUser, async (req, res) => {

@@ -35,8 +35,9 @@ const memosByDb = new WeakMap<DbOrTx, ReturnType<typeof revisionMemo<unknown>>>(
 /**
  * `compute()`, or its value from an earlier call with the same `kind`, `where` (compared as rendered SQL with its
  * parameters) and `extra` while `revision` is the same. `revision` must cover everything the value depends on
- * (scopeRevision of the groups `where` can match, plus the directory's when names order it); never use it for a
- * condition that moves with the clock. Without a revision the value is computed every time.
+ * (scopeRevision of the groups `where` can match, plus the directory's when names order it). A condition that moves
+ * with the clock ("stale") may be reused only where being up to the memo's minute old is acceptable (a count, as
+ * the dashboard's figures are), not for the rows shown. Without a revision the value is computed every time.
  */
 export function memoizedQuery<T>(db: DbOrTx, kind: string, where: SQL, revision: string | undefined, compute: () => Promise<T>, extra = ''): Promise<T> {
   if (revision === undefined) return compute();
