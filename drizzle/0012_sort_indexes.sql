@@ -13,13 +13,13 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS "clients_live_status_idx" ON "clients" U
 DROP INDEX CONCURRENTLY IF EXISTS "clients_live_company_idx";--> statement-breakpoint
 CREATE INDEX CONCURRENTLY IF NOT EXISTS "clients_live_company_idx" ON "clients" USING btree (lower("company"),"id","group_id","owner_id","created_by_id") WHERE "clients"."deleted_at" is null;--> statement-breakpoint
 DROP INDEX CONCURRENTLY IF EXISTS "clients_live_owner_idx";--> statement-breakpoint
-CREATE INDEX CONCURRENTLY IF NOT EXISTS "clients_live_owner_idx" ON "clients" USING btree ("owner_id","created_at","id","group_id","status","created_by_id") WHERE "clients"."deleted_at" is null;--> statement-breakpoint
+CREATE INDEX CONCURRENTLY IF NOT EXISTS "clients_live_owner_idx" ON "clients" USING btree ("owner_id","group_id","created_at","id","status","created_by_id") WHERE "clients"."deleted_at" is null;--> statement-breakpoint
 DROP INDEX CONCURRENTLY IF EXISTS "leads_live_status_idx";--> statement-breakpoint
 CREATE INDEX CONCURRENTLY IF NOT EXISTS "leads_live_status_idx" ON "leads" USING btree ("status","id","group_id","owner_id","created_by_id") WHERE "leads"."deleted_at" is null;--> statement-breakpoint
 DROP INDEX CONCURRENTLY IF EXISTS "leads_live_value_idx";--> statement-breakpoint
 CREATE INDEX CONCURRENTLY IF NOT EXISTS "leads_live_value_idx" ON "leads" USING btree ("value","id","group_id","status","owner_id","created_by_id") WHERE "leads"."deleted_at" is null;--> statement-breakpoint
 DROP INDEX CONCURRENTLY IF EXISTS "leads_live_owner_idx";--> statement-breakpoint
-CREATE INDEX CONCURRENTLY IF NOT EXISTS "leads_live_owner_idx" ON "leads" USING btree ("owner_id","created_at","id","group_id","status","created_by_id") WHERE "leads"."deleted_at" is null;--> statement-breakpoint
+CREATE INDEX CONCURRENTLY IF NOT EXISTS "leads_live_owner_idx" ON "leads" USING btree ("owner_id","group_id","created_at","id","status","created_by_id") WHERE "leads"."deleted_at" is null;--> statement-breakpoint
 DROP INDEX CONCURRENTLY IF EXISTS "clients_deleted_idx";--> statement-breakpoint
 CREATE INDEX CONCURRENTLY IF NOT EXISTS "clients_deleted_idx" ON "clients" USING btree ("deleted_at") WHERE "clients"."deleted_at" is not null;--> statement-breakpoint
 DROP INDEX CONCURRENTLY IF EXISTS "leads_live_status_activity_idx";--> statement-breakpoint

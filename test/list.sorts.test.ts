@@ -91,6 +91,26 @@ describe('sorted lists', () => {
   });
 });
 
+describe('a member of two groups', () => {
+  it('their owner filters (the groups\' slices merged) and owner order (owner by owner) match plain SQL', async () => {
+    await q(`insert into memberships (user_id, group_id, role) values ($1, $2, 'member')`, [USERS.memberA.id, GROUPS.B.id]);
+    // Both owners with rows in both groups, interleaved in time.
+    await q(`insert into leads (group_id, last_name, owner_id, created_by_id, created_at)
+             select (array[$1, $2]::int[])[1 + i % 2], 'LM-' || i, (array[$3, $4]::int[])[1 + (i / 2) % 2], $3, now() - make_interval(secs => i * 7)
+             from generate_series(1, 60) i`, [GROUPS.A.id, GROUPS.B.id, USERS.memberA.id, USERS.memberB.id]);
+    const scope = `l.deleted_at is null and l.status <> 'converted' and l.last_name like 'L%'`;
+    for (const [owner, id] of [['me', USERS.memberA.id], [String(USERS.memberB.id), USERS.memberB.id]] as const) {
+      const expected = (await q(`select l.last_name from leads l where ${scope} and l.owner_id = $1 order by l.created_at desc, l.id desc`, [id])).map((r) => r.last_name);
+      expect(expected.length).toBeGreaterThan(25);
+      for (const page of [1, 2]) expect(await names('memberA', `/leads?owner=${owner}&page=${page}`), `owner=${owner} page ${page}`).toEqual(expected.slice((page - 1) * 25, page * 25));
+    }
+    const byOwner = (await q(`select l.last_name from leads l left join users o on o.id = l.owner_id where ${scope}
+      order by lower(o.name) desc nulls last, o.id desc nulls last, l.created_at desc, l.id desc`)).map((r) => r.last_name);
+    const last = Math.ceil(byOwner.length / 25);
+    for (const page of [1, 2, last]) expect(await names('memberA', `/leads?sort=owner&dir=desc&page=${page}`), `page ${page}`).toEqual(byOwner.slice((page - 1) * 25, page * 25));
+  });
+});
+
 describe('stale leads', () => {
   it('are the open ones with no activity for 14 days, however recent or old the lead itself', async () => {
     await q('delete from leads');

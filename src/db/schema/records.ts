@@ -68,7 +68,7 @@ export const leads = pgTable(
     // someone's leads newest first ("owner = me"; the owner sort's walk, ownerOrderIds; owner_id is null too).
     index('leads_live_status_idx').on(t.status, t.id, t.groupId, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
     index('leads_live_value_idx').on(t.value, t.id, t.groupId, t.status, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
-    index('leads_live_owner_idx').on(t.ownerId, t.createdAt, t.id, t.groupId, t.status, t.createdById).where(sql`${t.deletedAt} is null`),
+    index('leads_live_owner_idx').on(t.ownerId, t.groupId, t.createdAt, t.id, t.status, t.createdById).where(sql`${t.deletedAt} is null`),
     // The board's columns: a status's leads, most recently active first (an admin's board sorted each column's
     // 200,000 leads; F29).
     index('leads_live_status_activity_idx').on(t.status, t.lastActivityAt, t.id, t.groupId, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
@@ -113,7 +113,7 @@ export const clients = pgTable(
     index('clients_live_company_idx').on(sql`lower(${t.company})`, t.id, t.groupId, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
     // The trash, newest first (as leads_deleted_idx): it read the whole table (45 ms at 250,000 clients).
     index('clients_deleted_idx').on(t.deletedAt).where(sql`${t.deletedAt} is not null`),
-    index('clients_live_owner_idx').on(t.ownerId, t.createdAt, t.id, t.groupId, t.status, t.createdById).where(sql`${t.deletedAt} is null`),
+    index('clients_live_owner_idx').on(t.ownerId, t.groupId, t.createdAt, t.id, t.status, t.createdById).where(sql`${t.deletedAt} is null`),
     index('clients_group_search_idx').using('gin', t.groupId, sql`${t.search} gin_trgm_ops`),
   ],
 );

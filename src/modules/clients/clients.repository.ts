@@ -4,7 +4,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { clients, groups, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { cappedCount, countCapOf, dateRange, filteredOnlyBy, keysetPage, nullsLastIds, ownerOrderIds, pageWithCount, searchCondition, type ListOptions, type RecordColumns } from '../records/list.js';
+import { cappedCount, countCapOf, dateRange, keysetPage, nullsLastIds, ownerOrderIds, ownerWalkable, pageWithCount, searchCondition, type ListOptions, type RecordColumns } from '../records/list.js';
 import { scopeRevision } from '../records/revisions.js';
 import type { ClientFilters, ClientListQuery } from './clients.schemas.js';
 
@@ -98,9 +98,9 @@ export const clientsRepository = {
         .offset(skip);
     // Orders no single index walk gives, as on the lead list (see nullsLastIds, ownerOrderIds): company descending
     // (not with a text search: its matches are few, sorting them is cheaper than walking an index testing each
-    // row), and the owner's for an admin over all groups with no filter but the status.
+    // row), and the owner's (see ownerWalkable).
     const byIds = (ids: SQL) => page(inArray(clients.id, ids), clientOrder(q), 0);
-    const ownerWalk = q.sort === 'owner' && actor.isAdmin && filteredOnlyBy(q, ['status']);
+    const ownerWalk = !q.q && ownerWalkable(actor, q, []);
     const byOffset = () =>
       q.sort === 'company' && q.dir === 'desc' && !q.q ? byIds(nullsLastIds(CLIENT_COLUMNS, clients.company, sql`lower(${clients.company})`, where, q.perPage, offset))
       : ownerWalk ? byIds(ownerOrderIds(CLIENT_COLUMNS, where, q.dir, q.perPage, offset))

@@ -2,6 +2,7 @@ import { getTableName, gte, lt, sql, type SQL } from 'drizzle-orm';
 import { PgDialect, type AnyPgColumn, type PgTable } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client.js';
 import { users } from '../../db/schema/index.js';
+import type { Actor } from '../access/policy.js';
 import { revisionMemo } from './revisions.js';
 
 /**
@@ -125,9 +126,9 @@ export function nullsLastIds(r: RecordColumns, column: AnyPgColumn, key: SQL, wh
  * The ids of a page sorted by owner (name, then the owner's id: namesakes apart, then newest first) over a
  * large scope: the users in name order, each one's rows newest first from an index of (owner_id, created_at,
  * id), until the page is full; the unowned rows last. A join sorted by the owner's name sorted every row in
- * scope (an admin's leads: 242 ms, F28). Only where most of each owner's rows are in `where` (an admin over all
- * groups, filtered by status at most): otherwise every owner's rows are walked for the few that match, where
- * sorting those few is cheaper.
+ * scope (an admin's leads: 242 ms, F28). The index leads with (owner, group), so an owner with no rows in the
+ * scope's groups costs one probe (a member's leads by owner: 40 ms → see F31). Only where `where` is served by
+ * that index (see ownerWalkable): other filters would make each probe read all of the owner's rows.
  */
 export function ownerOrderIds(r: RecordColumns, where: SQL, dir: 'asc' | 'desc', limit: number, offset: number): SQL {
   const d = sql.raw(dir);
@@ -141,6 +142,16 @@ export function ownerOrderIds(r: RecordColumns, where: SQL, dir: 'asc' | 'desc',
       where ${rowsOf(sql`${r.ownerId} is null`)})`;
   return sql`(select u.id from (${owned} union all ${unowned}) u
     order by u.k ${d} nulls last, u.oid ${d} nulls last, u.created_at ${d}, u.id ${d} limit ${limit} offset ${offset})`;
+}
+
+/**
+ * Whether a list's owner order is read by ownerOrderIds: filtered by status and group at most (besides `allowed`),
+ * and for a member only when they see their groups whole (an "own" group's scope is an OR with the owner, which
+ * the index cannot narrow by group: every probe would read all of the owner's rows).
+ */
+export function ownerWalkable(actor: Actor, query: { sort: string } & Record<string, unknown>, allowed: string[]): boolean {
+  return query.sort === 'owner' && filteredOnlyBy(query, ['status', 'group', ...allowed])
+    && (actor.isAdmin || actor.memberships.every((m) => m.role === 'manager' || m.visibility === 'all'));
 }
 
 /** Whether a list query filters by nothing but the `allowed` keys (paging and order never count as filters). */
