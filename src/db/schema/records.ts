@@ -64,8 +64,9 @@ export const leads = pgTable(
     index('leads_updated_idx').on(t.updatedAt),
     // The sorts and the owner filter over the live leads, each key with the id and the scope's columns, so an
     // admin's page walks an index instead of sorting a million rows (status 98 ms, value 149 ms, owner 242 ms
-    // before; F28). Value: descending, the rows with a value, then those without (nullsLastIds). Owner:
-    // someone's leads newest first ("owner = me"; the owner sort's walk, ownerOrderIds; owner_id is null too).
+    // before; F28). Value: descending, the rows with a value, then those without (nullsLastIds). Owner: someone's
+    // leads by group, newest first: the owner walk (ownerOrderIds) probes (owner, group) pairs, so an owner with no
+    // rows in a member's groups costs one probe (F31); "owner = me" merges the groups' slices; owner_id null too.
     index('leads_live_status_idx').on(t.status, t.id, t.groupId, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
     index('leads_live_value_idx').on(t.value, t.id, t.groupId, t.status, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
     index('leads_live_owner_idx').on(t.ownerId, t.groupId, t.createdAt, t.id, t.status, t.createdById).where(sql`${t.deletedAt} is null`),
@@ -107,7 +108,7 @@ export const clients = pgTable(
     index('clients_group_owner_idx').on(t.groupId, t.ownerId),
     index('clients_created_idx').on(t.createdAt),
     index('clients_name_idx').on(sql`lower(${t.name})`),
-    // As for leads (F28): the sorts an index did not serve, and the owner's clients newest first.
+    // As for leads (F28, F31): the sorts an index did not serve, and someone's clients by group, newest first.
     index('clients_live_updated_idx').on(t.updatedAt, t.id, t.groupId, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
     index('clients_live_status_idx').on(t.status, t.id, t.groupId, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
     index('clients_live_company_idx').on(sql`lower(${t.company})`, t.id, t.groupId, t.ownerId, t.createdById).where(sql`${t.deletedAt} is null`),
