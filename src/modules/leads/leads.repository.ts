@@ -310,7 +310,9 @@ export const leadsRepository = {
       .select({ id: leads.id, firstName: leads.firstName, lastName: leads.lastName, company: leads.company, groupName: groups.name, deletedAt: leads.deletedAt })
       .from(leads)
       .innerJoin(groups, eq(groups.id, leads.groupId))
-      .where(and(groupIds ? inArray(leads.groupId, groupIds.length ? groupIds : [0]) : undefined, isNotNull(leads.deletedAt), gte(leads.deletedAt, since)))
+      // No "deleted_at is not null" beside the range (which implies it): the planner multiplied the two, expected
+      // 31 of 5,026 trashed leads, and sorted them all instead of walking the index backwards (22 → 2.4 ms).
+      .where(and(groupIds ? inArray(leads.groupId, groupIds.length ? groupIds : [0]) : undefined, gte(leads.deletedAt, since)))
       .orderBy(desc(leads.deletedAt))
       .limit(200);
   },
