@@ -5,13 +5,11 @@
 // time per request of the app and of PostgreSQL, and the CPU profile's self time by package and by function.
 // --search: PATH?q=TERM, a new term each request (the bench's cold-search figure). Needs the bench database
 // (`npm run bench:data`).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { compileApp } from './lib/compile.js';
+import { startToolApp } from './lib/app.js';
 import { searchTerms } from './lib/dict.js';
 import { login, PROXY_HEADERS } from './lib/http.js';
 import { rotating, runLoad } from './lib/load.js';
@@ -25,20 +23,7 @@ const { values, positionals } = parseArgs({
   },
 });
 const target = positionals[0] ?? '/leads';
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-profile-'));
-const port = 20_000 + Math.floor(Math.random() * 20_000);
-const base = `http://127.0.0.1:${port}`;
-const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, compileApp()], {
-  stdio: ['ignore', 'ignore', 'inherit'],
-  env: {
-    PATH: process.env.PATH ?? '', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), APP_URL: base, ALLOWED_HOSTS: '127.0.0.1',
-    TRUST_PROXY: '127.0.0.1', SESSION_SECRET: 'profile-'.repeat(6), DATABASE_URL: databaseUrl(serverUrl(), values.db!), DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'warn',
-  },
-});
-for (let i = 0; i < 200; i++) {
-  if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
-  await new Promise((r) => setTimeout(r, 300));
-}
+const { base, child, dir } = await startToolApp('profile', databaseUrl(serverUrl(), values.db!), (out) => ['--cpu-prof', `--cpu-prof-dir=${out}`]);
 const session = await login(base, values.as === 'admin' ? BENCH_ADMIN_EMAIL : BENCH_MEMBER_EMAIL, BENCH_PASSWORD);
 const headers = { ...PROXY_HEADERS, cookie: session.cookie };
 await runLoad({ url: base + target, connections: 10, duration: 3, headers });

@@ -5,33 +5,16 @@
 // pages, admin pages, the API) one at a time, several times; prints the median time of each, slowest first, and
 // flags those over --over ms. One request at a time: this finds slow queries, not the machine's throughput (that
 // is `npm run bench`). Needs the bench database (`npm run bench:data`).
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { compileApp } from './lib/compile.js';
+import { startToolApp } from './lib/app.js';
 import { login, PROXY_HEADERS } from './lib/http.js';
 import { BENCH_ADMIN_EMAIL, BENCH_MEMBER_EMAIL, BENCH_PASSWORD, databaseUrl, serverUrl } from './lib/pg.js';
 
 const { values } = parseArgs({ options: { db: { type: 'string', default: 'tandem_bench' }, runs: { type: 'string', default: '7' }, over: { type: 'string', default: '20' } } });
 const url = databaseUrl(serverUrl(), values.db!);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-survey-'));
-const port = 20_000 + Math.floor(Math.random() * 20_000);
-const base = `http://127.0.0.1:${port}`;
-const child = spawn(process.execPath, [compileApp()], {
-  stdio: ['ignore', 'ignore', 'inherit'],
-  env: {
-    PATH: process.env.PATH ?? '', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), APP_URL: base, ALLOWED_HOSTS: '127.0.0.1',
-    TRUST_PROXY: '127.0.0.1', SESSION_SECRET: 'survey-'.repeat(6), DATABASE_URL: url, DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'warn',
-  },
-});
+const { base, child } = await startToolApp('survey', url);
 try {
-  for (let i = 0; i < 200; i++) {
-    if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) break;
-    await new Promise((r) => setTimeout(r, 300));
-  }
   // Real ids: the member's newest lead and client, the lead with the most comments, the member's first group.
   const db = new pg.Client({ connectionString: url });
   await db.connect();

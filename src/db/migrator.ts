@@ -39,19 +39,17 @@ export async function applyMigrations(client: pg.ClientBase, folder: string, log
     const { rows } = await client.query<{ created_at: string }>('select created_at from drizzle.__drizzle_migrations order by created_at desc limit 1');
     const last = rows[0] ? Number(rows[0].created_at) : -Infinity;
     const pending = readMigrationFiles({ migrationsFolder: folder }).filter((m) => m.folderMillis > last);
-    const record = (m: (typeof pending)[number]) =>
-      client.query('insert into drizzle.__drizzle_migrations (hash, created_at) values ($1, $2)', [m.hash, m.folderMillis]);
-    const statements = (m: (typeof pending)[number]) => m.sql.filter((s) => s.trim());
+    const apply = async (m: (typeof pending)[number]) => {
+      for (const statement of m.sql.filter((s) => s.trim())) await client.query(statement);
+      await client.query('insert into drizzle.__drizzle_migrations (hash, created_at) values ($1, $2)', [m.hash, m.folderMillis]);
+    };
 
     let batch: typeof pending = [];
     const commitBatch = async () => {
       if (!batch.length) return;
       await client.query('begin');
       try {
-        for (const m of batch) {
-          for (const statement of statements(m)) await client.query(statement);
-          await record(m);
-        }
+        for (const m of batch) await apply(m);
         await client.query('commit');
       } catch (err) {
         // A rollback on a lost connection fails too; the error worth reporting is the first one.
@@ -66,8 +64,7 @@ export async function applyMigrations(client: pg.ClientBase, folder: string, log
         continue;
       }
       await commitBatch();
-      for (const statement of statements(m)) await client.query(statement);
-      await record(m);
+      await apply(m);
     }
     await commitBatch();
     if (pending.length) logger.info({ applied: pending.length }, 'database migrations applied');

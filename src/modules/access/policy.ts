@@ -100,6 +100,9 @@ export function authorize(actor: Actor | undefined, action: Action, subject?: Su
   if (!can(actor, action, subject)) throw new ForbiddenError();
 }
 
+/** Whether the member sees all of the group's records: managers do, and members of an "all" group. */
+export const seesWholeGroup = (m: ActorMembership) => m.role === 'manager' || m.visibility === 'all';
+
 /**
  * The scoping helper every repository uses for group data: a WHERE condition that keeps exactly the rows
  * the actor may see. Admins see all; managers and members of "all" groups see their groups' rows;
@@ -110,7 +113,7 @@ export function groupScope(
   cols: { groupId: AnyPgColumn; ownerId?: AnyPgColumn; createdById?: AnyPgColumn },
 ): SQL {
   if (actor.isAdmin) return sql`true`;
-  const whole = actor.memberships.filter((m) => m.role === 'manager' || m.visibility === 'all' || !cols.ownerId).map((m) => m.groupId);
+  const whole = actor.memberships.filter((m) => seesWholeGroup(m) || !cols.ownerId).map((m) => m.groupId);
   const ownOnly = actor.memberships.filter((m) => !whole.includes(m.groupId)).map((m) => m.groupId);
   const parts: SQL[] = [];
   if (whole.length) parts.push(inArray(cols.groupId, whole));

@@ -117,6 +117,16 @@ const inGroup = (actor: Actor, groupId: number): Actor => ({ ...actor, membershi
 const unionOf = (groupIds: number[], arm: (groupId: number) => SQLWrapper) =>
   sql`(${sql.join(groupIds.map((g) => sql`(${arm(g)})`), sql` union all `)})`;
 
+/**
+ * The ids of the list's rows [offset, offset + limit) within `where`, in the list's order, for the orders no single
+ * index walk gives (value descending, and the owner's where ownerWalkable); undefined for the others.
+ */
+function walkedIds(actor: Actor, q: LeadListQuery, where: SQL, limit: number, offset: number): SQL | undefined {
+  if (q.sort === 'value' && q.dir === 'desc') return nullsLastIds(LEAD_COLUMNS, leads.value, sql`${leads.value}`, where, limit, offset);
+  if (ownerWalkable(actor, q, ['converted'])) return ownerOrderIds(LEAD_COLUMNS, where, q.dir, limit, offset);
+  return undefined;
+}
+
 /** The list's page when it has a text search (see list): its matches, their count, and the page's rows. */
 async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: ListOptions) {
   const where = leadFilters(actor, q);
@@ -158,18 +168,19 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: List
   // slice by slice, see sliceGroups), or any order over all groups. A member's name order walks the whole name
   // index, reading every group's rows from the table (the bench member's 1,613 rows were 18,716 heap visits,
   // 38 ms): their matches are sorted instead (no more than their groups hold).
-  // Value descending and the owner order are the list's first rows as list() finds them (nullsLastIds,
-  // ownerOrderIds), then read with their search text: as one ORDER BY they sorted every lead ("ов" by owner: 997 ms).
+  // Value descending and the owner order are the list's first rows as list() finds them (walkedIds), then read
+  // with their search text: as one ORDER BY they sorted every lead ("ов" by owner: 997 ms).
   const unsearched = { ...q, q: undefined };
   const slices = sliceGroups(actor, q);
-  const ownerWalk = ownerWalkable(actor, unsearched, ['converted']);
-  const walkable = q.sort === 'created' || (actor.isAdmin && !q.group && (q.sort !== 'owner' || ownerWalk));
-  const firstRows = (ids: SQL) => sql`(${matching(inArray(leads.id, ids))})`;
-  const ordered = () => slices.length
-    ? sql`(select * from ${unionOf(slices, (g) => matching(leadFilters(inGroup(actor, g), unsearched)).orderBy(...order).limit(WALK_ROWS))} u order by ${keyOrder} limit ${WALK_ROWS})`
-    : q.sort === 'value' && q.dir === 'desc' ? firstRows(nullsLastIds(LEAD_COLUMNS, leads.value, sql`${leads.value}`, leadFilters(actor, unsearched), WALK_ROWS, 0))
-    : ownerWalk ? firstRows(ownerOrderIds(LEAD_COLUMNS, leadFilters(actor, unsearched), q.dir, WALK_ROWS, 0))
-    : sql`(${matching(leadFilters(actor, unsearched)).orderBy(...order)} limit ${WALK_ROWS})`;
+  const walkable = q.sort === 'created' || (actor.isAdmin && !q.group && (q.sort !== 'owner' || ownerWalkable(actor, unsearched, ['converted'])));
+  const ordered = () => {
+    if (slices.length) {
+      return sql`(select * from ${unionOf(slices, (g) => matching(leadFilters(inGroup(actor, g), unsearched)).orderBy(...order).limit(WALK_ROWS))} u order by ${keyOrder} limit ${WALK_ROWS})`;
+    }
+    const scope = leadFilters(actor, unsearched);
+    const first = walkedIds(actor, unsearched, scope, WALK_ROWS, 0);
+    return first ? sql`(${matching(inArray(leads.id, first))})` : sql`(${matching(scope).orderBy(...order)} limit ${WALK_ROWS})`;
+  };
   const walk = () =>
     db.select({ id: sql<number>`w.id` })
       .from(sql`${ordered()} w`)
@@ -223,11 +234,9 @@ export const leadsRepository = {
     // the offset took 294 ms at page 400; the ids alone a fraction of that.
     const withOwner = q.sort === 'owner';
     const rows = (ids: SQLWrapper | number[]) => pageRows(db, order, ids);
-    // Orders no single index walk gives (see nullsLastIds, ownerOrderIds): value descending, and the owner's.
-    const ownerWalk = ownerWalkable(actor, q, ['converted']);
     const ids = (condition: SQL, by: SQL[], skip: number): SQLWrapper => {
-      if (q.sort === 'value' && q.dir === 'desc') return nullsLastIds(LEAD_COLUMNS, leads.value, sql`${leads.value}`, condition, q.perPage, skip);
-      if (ownerWalk) return ownerOrderIds(LEAD_COLUMNS, condition, q.dir, q.perPage, skip);
+      const walked = walkedIds(actor, q, condition, q.perPage, skip);
+      if (walked) return walked;
       const idsOnly = db.select({ id: leads.id }).from(leads);
       return (withOwner ? idsOnly.leftJoin(owner, eq(owner.id, leads.ownerId)) : idsOnly).where(condition).orderBy(...by).limit(q.perPage).offset(skip);
     };

@@ -2,7 +2,7 @@ import { getTableName, gte, lt, sql, type SQL } from 'drizzle-orm';
 import { PgDialect, type AnyPgColumn, type PgTable } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client.js';
 import { users } from '../../db/schema/index.js';
-import type { Actor } from '../access/policy.js';
+import { seesWholeGroup, type Actor } from '../access/policy.js';
 import { revisionMemo } from './revisions.js';
 
 /**
@@ -105,30 +105,27 @@ export interface RecordColumns {
 }
 
 /**
- * The ids of a page sorted by `key`, an expression of the nullable `column`, descending with the rows without a
- * value last: those with one, walked backwards on an index of (key, id), merged with those without, in id order.
- * As one ORDER BY "key desc nulls last" no btree serves it (an index walked backwards gives nulls first), and
- * every row in scope was sorted: an admin's leads by value, 149 ms (F28). (Ascending, "nulls last" is the
- * index's own order: the plain ORDER BY walks it.) The rows with a value are found by
- * `key` (an index condition: the walk skips the empty ones), the empty ones by the column itself: the planner has
- * no statistics for an expression of a partial index, guessed 0.5% of the clients had no company against 26%,
- * and sorted them all for page 40 (43 ms).
+ * The ids of a page sorted by `key` (an expression of the nullable `column`) descending, rows without a value
+ * last: those with one, walked backwards on an index of (key, id), merged with those without, in id order. As one
+ * ORDER BY "key desc nulls last" no btree serves it (walked backwards, an index gives nulls first), and every row
+ * in scope was sorted: an admin's leads by value, 149 ms (F28). (Ascending, "nulls last" is the index's own order.)
+ * The rows with a value are found by `key` (an index condition: the walk skips the empty ones), the empty ones by
+ * the column: the planner has no statistics for an expression of a partial index, guessed 0.5% of the clients
+ * had no company against 26%, and sorted them all for page 40 (43 ms).
  */
 export function nullsLastIds(r: RecordColumns, column: AnyPgColumn, key: SQL, where: SQL, limit: number, offset: number): SQL {
-  const d = sql.raw('desc');
   const n = offset + limit;
-  const valued = sql`(select ${r.id} as id, ${key} as k from ${r.table} where ${where} and ${key} is not null order by ${key} ${d}, ${r.id} ${d} limit ${n})`;
-  const empty = sql`(select ${r.id} as id, null as k from ${r.table} where ${where} and ${column} is null order by ${r.id} ${d} limit ${n})`;
-  return sql`(select u.id from (${valued} union all ${empty}) u order by u.k ${d} nulls last, u.id ${d} limit ${limit} offset ${offset})`;
+  const valued = sql`(select ${r.id} as id, ${key} as k from ${r.table} where ${where} and ${key} is not null order by ${key} desc, ${r.id} desc limit ${n})`;
+  const empty = sql`(select ${r.id} as id, null as k from ${r.table} where ${where} and ${column} is null order by ${r.id} desc limit ${n})`;
+  return sql`(select u.id from (${valued} union all ${empty}) u order by u.k desc nulls last, u.id desc limit ${limit} offset ${offset})`;
 }
 
 /**
- * The ids of a page sorted by owner (name, then the owner's id: namesakes apart, then newest first) over a
- * large scope: the users in name order, each one's rows newest first from an index of (owner_id, created_at,
- * id), until the page is full; the unowned rows last. A join sorted by the owner's name sorted every row in
- * scope (an admin's leads: 242 ms, F28). The index leads with (owner, group), so an owner with no rows in the
- * scope's groups costs one probe (a member's leads by owner: 40 ms → see F31). Only where `where` is served by
- * that index (see ownerWalkable): other filters would make each probe read all of the owner's rows.
+ * The ids of a page sorted by owner (name, then the owner's id: namesakes apart, then creation, all in `dir`): the
+ * users in name order, each one's rows from an index of (owner, group, creation), until the page is full; the
+ * unowned rows last. A join sorted by the owner's name sorted every row in scope (an admin's leads: 242 ms, F28;
+ * a member's, 40–55 ms, F31): here an owner with no rows in the scope's groups costs one probe. Only where that
+ * index narrows `where` (see ownerWalkable): other filters would make each probe read all of the owner's rows.
  */
 export function ownerOrderIds(r: RecordColumns, where: SQL, dir: 'asc' | 'desc', limit: number, offset: number): SQL {
   const d = sql.raw(dir);
@@ -151,7 +148,7 @@ export function ownerOrderIds(r: RecordColumns, where: SQL, dir: 'asc' | 'desc',
  */
 export function ownerWalkable(actor: Actor, query: { sort: string } & Record<string, unknown>, allowed: string[]): boolean {
   return query.sort === 'owner' && filteredOnlyBy(query, ['status', 'group', ...allowed])
-    && (actor.isAdmin || actor.memberships.every((m) => m.role === 'manager' || m.visibility === 'all'));
+    && (actor.isAdmin || actor.memberships.every(seesWholeGroup));
 }
 
 /** Whether a list query filters by nothing but the `allowed` keys (paging and order never count as filters). */
