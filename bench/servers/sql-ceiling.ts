@@ -12,6 +12,7 @@ import { leadListQuery } from '../../src/modules/leads/leads.schemas.js';
 import { clientExportQuery, clientsRepository } from '../../src/modules/clients/clients.repository.js';
 import { clientFilters, clientListQuery } from '../../src/modules/clients/clients.schemas.js';
 import { usersRepository } from '../../src/modules/users/users.repository.js';
+import { preparingClient } from '../../src/db/prepared.js';
 import { copyTo, inlineParams } from '../lib/copy-to.js';
 
 export interface SqlCase {
@@ -28,8 +29,10 @@ interface Config {
 }
 const config = JSON.parse(process.env.BENCH_CONFIG ?? '{}') as Config;
 
-// Same pool size as the app's default (DATABASE_POOL_MAX=10).
-const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 });
+// Same pool size as the app's default (DATABASE_POOL_MAX=10), and statements sent as the app sends them
+// (DATABASE_PREPARED_STATEMENTS, on by default): a ceiling that planned every query while the app did not would
+// credit the app with PostgreSQL's work.
+const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10, Client: preparingClient() });
 const captured: { sql: string; params: unknown[] }[] = [];
 const capturing = drizzle(pool, { schema, logger: { logQuery: (sql, params) => void captured.push({ sql, params }) } });
 const plain = drizzle(pool, { schema });

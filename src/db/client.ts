@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import * as schema from './schema/index.js';
 import { fromRoot } from '../lib/paths.js';
 import { applyMigrations } from './migrator.js';
+import { preparingClient } from './prepared.js';
 
 export type Db = NodePgDatabase<typeof schema>;
 /** A transaction handle: repositories accept either, so services decide where transactions begin. */
@@ -26,6 +27,8 @@ interface Options {
   dataDir: string;
   poolMax: number;
   logger: Logger;
+  /** Parameterised SELECTs as named prepared statements (see prepared.ts); never on the embedded database. */
+  preparedStatements?: boolean;
 }
 
 /**
@@ -44,7 +47,10 @@ export async function openDatabase(opts: Options): Promise<Database> {
     // exclusively, so one pooled connection keeps the behaviour predictable.
     max = 1;
   }
-  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });
+  // The embedded database is one backend behind a socket that multiplexes connections: names prepared by two
+  // of them would collide.
+  const prepare = !!opts.preparedStatements && !stopEmbedded;
+  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000, ...(prepare ? { Client: preparingClient() } : {}) });
   // An idle client that loses its server (a PostgreSQL restart) emits here; without a handler the process dies.
   // The pool drops that client and the next query opens a new connection.
   pool.on('error', (err) => opts.logger.warn({ err }, 'idle database connection lost'));
