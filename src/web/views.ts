@@ -4,9 +4,32 @@ import type { Express } from 'express';
 
 export const VIEWS_DIR = fromRoot('views');
 
+/**
+ * Templates as written, less the indentation at the start of each line: a list page's HTML was one seventh
+ * leading spaces, all of it written to the socket on every request. A line break stays where there was one, so
+ * what the browser renders is the same (runs of whitespace collapse), except inside <pre> and <textarea>,
+ * which keep theirs.
+ */
+class IndentStrippingLoader extends nunjucks.FileSystemLoader {
+  override getSource(name: string) {
+    const source = super.getSource(name);
+    if (source) source.src = stripIndentation(source.src);
+    return source;
+  }
+}
+
+export function stripIndentation(src: string): string {
+  // Odd parts are <pre>…</pre> and <textarea>…</textarea> elements, kept as they are.
+  return src
+    .split(/(<(pre|textarea)\b[\s\S]*?<\/\2>)/i)
+    .map((part, i) => (i % 3 === 0 ? part.replace(/\n[ \t]+/g, '\n') : i % 3 === 1 ? part : ''))
+    .join('');
+}
+
 /** Nunjucks with autoescape on: every value is escaped unless a template marks it safe. */
 export function setupViews(app: Express, opts: { watch: boolean }) {
-  const env = nunjucks.configure(VIEWS_DIR, { autoescape: true, express: app, noCache: opts.watch, throwOnUndefined: false });
+  const env = new nunjucks.Environment(new IndentStrippingLoader(VIEWS_DIR, { noCache: opts.watch }), { autoescape: true, throwOnUndefined: false });
+  env.express(app);
   app.set('view engine', 'njk');
   env.addFilter('linkify', linkify);
   env.addGlobal('options', options);
