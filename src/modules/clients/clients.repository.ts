@@ -79,6 +79,19 @@ export function clientExportQuery(db: DbOrTx, actor: Actor, f: ClientFilters) {
     .orderBy(...clientOrder(f));
 }
 
+/**
+ * (group name, rows) of what clientExportQuery exports, same scope and filters: the export's per-group counts
+ * for the activity log when the export does not read its rows one by one (CSV by COPY).
+ */
+export function clientExportGroupCounts(db: DbOrTx, actor: Actor, f: ClientFilters) {
+  return db
+    .select({ group: groups.name, rows: sql<number>`count(*)::int` })
+    .from(clients)
+    .innerJoin(groups, eq(groups.id, clients.groupId))
+    .where(clientWhere(actor, f))
+    .groupBy(groups.name);
+}
+
 export const clientsRepository = {
   async list(db: DbOrTx, actor: Actor, q: ClientListQuery, opts: ListOptions = {}) {
     const where = clientWhere(actor, q);

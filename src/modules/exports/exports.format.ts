@@ -5,7 +5,9 @@ import { EXPORT_FORMATS } from '../../db/schema/index.js';
 /**
  * The export file formats: column headers, how a database row becomes cells, and the writers. Rows arrive as
  * arrays (pg rowMode 'array') in the order of the export query's selected fields; nothing here touches the
- * database, so the same writers serve the download and the background job.
+ * database, so the same writers serve the download and the background job. CSV on PostgreSQL is written by
+ * the server instead (`COPY … TO STDOUT`, see exports.stream.ts): csvCopyStatement says in SQL what
+ * csvCells and csvRecord say here, and the tests hold the two to the same bytes.
  */
 
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -88,6 +90,40 @@ function csvCells(row: unknown[], cols: Column[]): string[] {
   return out;
 }
 
+/**
+ * A cell of csvCells computed by PostgreSQL. Text: neutralised as neutralise() does (ascii() is the first
+ * character's code point, 0 for ''), and '' made NULL, since COPY quotes an empty string ("") to tell it from
+ * NULL while csvRecord writes both as nothing. Timestamps (timestamptz): ISO 8601 UTC with milliseconds as
+ * timestampToIso writes them; to_char's MS truncates the microseconds as it does. (Years outside 1–9999 and
+ * ±infinity would differ from Date#toISOString; created_at and updated_at are set by now().) Integers: COPY's
+ * text is JavaScript's.
+ */
+function copyCell(col: string, kind: Kind): string {
+  if (kind === 'int') return col;
+  if (kind === 'time') return `to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+  const text = `${col}::text`;
+  return `case when ascii(${text}) in (61, 43, 45, 64, 9, 13) then '''' || ${text} else nullif(${text}, '') end`;
+}
+
+const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * The COPY statement that writes `select` (the export query, parameters written in) as csvTransform does,
+ * but with LF ending each record (COPY has no other; the reader turns it into CRLF). Quoting is csvRecord's:
+ * COPY quotes a value that holds the delimiter, a quote, CR or LF, doubling quotes, and nothing else here
+ * (leading or trailing spaces stay bare; a lone `\.` is quoted only in a one-column COPY). The select's
+ * columns are renamed by position (c1, c2, …; several are called "name"), each cell is computed from its
+ * column and named by its header. A subquery with ORDER BY is never flattened into the outer query
+ * (PostgreSQL's is_simple_subquery), and a projection of its scan keeps its rows' order: the file is in the
+ * list's order.
+ */
+export function csvCopyStatement(cols: Column[], select: string, excel: boolean): string {
+  const names = cols.map((_, i) => `c${i + 1}`);
+  const cells = cols.map((c, i) => `${copyCell(names[i]!, c.kind)} as ${quoteIdent(c.header)}`);
+  const options = excel ? `FORMAT csv, HEADER, DELIMITER ';'` : 'FORMAT csv, HEADER';
+  return `COPY (select ${cells.join(', ')} from (${select}) as e(${names.join(', ')})) TO STDOUT (${options})`;
+}
+
 /** Column letters of the sheet: A, B, … Z, AA, AB, … */
 function columnLetter(i: number): string {
   let out = '';
@@ -164,12 +200,15 @@ const NEEDS_QUOTES_COMMA = /[",\r\n]/;
 const NEEDS_QUOTES_SEMICOLON = /[";\r\n]/;
 const QUOTE = /"/g;
 
+/** What a CSV for Excel starts with: Excel needs the BOM to read the file as UTF-8. */
+export const EXCEL_BOM = '\uFEFF';
+
 /** CSV, RFC 4180 and UTF-8: a header record, then one record per row, each ending in CRLF. */
 export function csvTransform(cols: Column[], excel: boolean, onRow: RowTap) {
   const delimiter = excel ? ';' : ',';
   return async function* (rows: AsyncIterable<unknown[]>): AsyncGenerator<string> {
     // Excel (in Russian locales, where `,` is the decimal separator) reads `;` and needs the BOM to see UTF-8.
-    yield (excel ? '\uFEFF' : '') + csvRecord(cols.map((c) => c.header), delimiter);
+    yield (excel ? EXCEL_BOM : '') + csvRecord(cols.map((c) => c.header), delimiter);
     let chunk = '';
     let n = 0;
     for await (const row of rows) {
