@@ -16,6 +16,7 @@ export type DbOrTx = Db | Tx;
 export interface Database {
   pool: pg.Pool;
   db: Db;
+  /** PGlite, started here or reached by URL: one backend behind every connection. */
   embedded: boolean;
   close(): Promise<void>;
 }
@@ -47,9 +48,12 @@ export async function openDatabase(opts: Options): Promise<Database> {
     // exclusively, so one pooled connection keeps the behaviour predictable.
     max = 1;
   }
+  // PGlite reached by URL (the test run's shared instance when there is no DATABASE_URL) is the same kind of
+  // database as the embedded one.
+  const embedded = !!stopEmbedded || (await servedByPglite(connectionString));
   // The embedded database is one backend behind a socket that multiplexes connections: names prepared by two
   // of them would collide.
-  const prepare = !!opts.preparedStatements && !stopEmbedded;
+  const prepare = !!opts.preparedStatements && !embedded;
   const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000, ...(prepare ? { Client: preparingClient() } : {}) });
   // An idle client that loses its server (a PostgreSQL restart) emits here; without a handler the process dies.
   // The pool drops that client and the next query opens a new connection.
@@ -58,12 +62,29 @@ export async function openDatabase(opts: Options): Promise<Database> {
   return {
     pool,
     db,
-    embedded: !!stopEmbedded,
+    embedded,
     async close() {
       await pool.end();
       if (stopEmbedded) await stopEmbedded();
     },
   };
+}
+
+/**
+ * Whether the server is PGlite (one backend, whatever the connections). A server that cannot be reached now
+ * counts as PostgreSQL: the app starts and reports itself not ready until it can reach it.
+ */
+async function servedByPglite(connectionString: string): Promise<boolean> {
+  const probe = new pg.Client({ connectionString, connectionTimeoutMillis: 5_000 });
+  try {
+    await probe.connect();
+    const { rows } = await probe.query<{ v: string }>('select version() as v');
+    return /\bPGlite\b/.test(rows[0]?.v ?? '');
+  } catch {
+    return false;
+  } finally {
+    await probe.end().catch(() => undefined);
+  }
 }
 
 async function startEmbedded(dataDir: string, logger: Logger) {

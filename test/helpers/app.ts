@@ -27,8 +27,6 @@ export async function createTestApp(
     NODE_ENV: 'test',
     DATABASE_URL: inject('databaseUrl'),
     DATABASE_POOL_MAX: inject('embedded') ? '1' : '5',
-    // The embedded database is one backend shared by every worker's connections: prepared names would collide.
-    DATABASE_PREPARED_STATEMENTS: inject('embedded') ? 'false' : 'true',
     LOG_LEVEL: 'silent',
     ARGON2_MEMORY_KIB: '1024',
     ARGON2_TIME_COST: '1',
