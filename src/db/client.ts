@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import * as schema from './schema/index.js';
 import { fromRoot } from '../lib/paths.js';
 import { applyMigrations } from './migrator.js';
-import { preparingClient } from './prepared.js';
+import { statementsClient } from './prepared.js';
 
 export type Db = NodePgDatabase<typeof schema>;
 /** A transaction handle: repositories accept either, so services decide where transactions begin. */
@@ -28,7 +28,7 @@ interface Options {
   dataDir: string;
   poolMax: number;
   logger: Logger;
-  /** Parameterised SELECTs as named prepared statements (see prepared.ts); never on the embedded database. */
+  /** The list pages' queries as named prepared statements (see prepared.ts); never on the embedded database. */
   preparedStatements?: boolean;
 }
 
@@ -54,7 +54,7 @@ export async function openDatabase(opts: Options): Promise<Database> {
   // The embedded database is one backend behind a socket that multiplexes connections: names prepared by two
   // of them would collide.
   const prepare = !!opts.preparedStatements && !embedded;
-  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000, ...(prepare ? { Client: preparingClient() } : {}) });
+  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000, Client: statementsClient(prepare) });
   // An idle client that loses its server (a PostgreSQL restart) emits here; without a handler the process dies.
   // The pool drops that client and the next query opens a new connection.
   pool.on('error', (err) => opts.logger.warn({ err }, 'idle database connection lost'));
