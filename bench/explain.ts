@@ -12,12 +12,10 @@ import { leadListQuery } from '../src/modules/leads/leads.schemas.js';
 import { clientExportQuery, clientsRepository } from '../src/modules/clients/clients.repository.js';
 import { clientFilters, clientListQuery } from '../src/modules/clients/clients.schemas.js';
 import { usersRepository } from '../src/modules/users/users.repository.js';
-import { statementsClient } from '../src/db/prepared.js';
 import { BENCH_ADMIN_EMAIL, BENCH_MEMBER_EMAIL, databaseUrl, serverUrl } from './lib/pg.js';
 
 const { values } = parseArgs({ options: { db: { type: 'string', default: 'tandem_bench' }, case: { type: 'string' }, q: { type: 'string' }, 'no-analyze': { type: 'boolean' } } });
-// The app's client class: the repositories ask for prepared statements (here run unnamed, so EXPLAIN shows custom plans).
-const pool = new pg.Pool({ connectionString: databaseUrl(serverUrl(), values.db!), max: 2, Client: statementsClient(false) });
+const pool = new pg.Pool({ connectionString: databaseUrl(serverUrl(), values.db!), max: 2 });
 const captured: { sql: string; params: unknown[] }[] = [];
 const capturing = drizzle(pool, { schema, logger: { logQuery: (sql, params) => void captured.push({ sql, params }) } });
 const plain = drizzle(pool, { schema });

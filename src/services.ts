@@ -54,7 +54,7 @@ export interface Services {
 }
 
 export async function createServices(env: Env, logger: Logger, opts: { migrate?: boolean; mailer?: Mailer } = {}): Promise<Services> {
-  const database = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR, poolMax: env.DATABASE_POOL_MAX, logger, preparedStatements: env.DATABASE_PREPARED_STATEMENTS });
+  const database = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR, poolMax: env.DATABASE_POOL_MAX, logger });
   if (opts.migrate ?? env.MIGRATE_ON_START) await runMigrations(database, logger);
 
   let redis: Redis | undefined;

@@ -12,7 +12,6 @@ import { leadListQuery } from '../../src/modules/leads/leads.schemas.js';
 import { clientExportQuery, clientsRepository } from '../../src/modules/clients/clients.repository.js';
 import { clientFilters, clientListQuery } from '../../src/modules/clients/clients.schemas.js';
 import { usersRepository } from '../../src/modules/users/users.repository.js';
-import { PREPARE, statementsClient } from '../../src/db/prepared.js';
 import { copyTo, inlineParams } from '../lib/copy-to.js';
 
 export interface SqlCase {
@@ -29,10 +28,8 @@ interface Config {
 }
 const config = JSON.parse(process.env.BENCH_CONFIG ?? '{}') as Config;
 
-// Same pool size as the app's default (DATABASE_POOL_MAX=10), and the page's rows read by a prepared statement
-// as the app reads them (src/db/prepared.ts; the count runs unnamed): a ceiling that planned every query while
-// the app did not would credit the app with PostgreSQL's work.
-const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10, Client: statementsClient(true) });
+// Same pool size as the app's default (DATABASE_POOL_MAX=10).
+const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 });
 const captured: { sql: string; params: unknown[] }[] = [];
 const capturing = drizzle(pool, { schema, logger: { logQuery: (sql, params) => void captured.push({ sql, params }) } });
 const plain = drizzle(pool, { schema });
@@ -78,7 +75,7 @@ const server = http.createServer((req, res) => {
   if (url.startsWith('/case/')) {
     const list = queries.get(decodeURIComponent(url.slice(6)));
     if (!list) return void res.writeHead(404).end();
-    Promise.all(list.map((q, i) => pool.query({ name: i === 0 ? PREPARE : undefined, text: q.sql, values: q.params })))
+    Promise.all(list.map((q) => pool.query(q.sql, q.params)))
       .then(([items, count]) => {
         const body = JSON.stringify({ items: items!.rows, total: count?.rows[0]?.count ?? count?.rows[0]?.n });
         res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });

@@ -6,7 +6,6 @@ import type { Logger } from 'pino';
 import * as schema from './schema/index.js';
 import { fromRoot } from '../lib/paths.js';
 import { applyMigrations } from './migrator.js';
-import { statementsClient } from './prepared.js';
 
 export type Db = NodePgDatabase<typeof schema>;
 /** A transaction handle: repositories accept either, so services decide where transactions begin. */
@@ -28,8 +27,6 @@ interface Options {
   dataDir: string;
   poolMax: number;
   logger: Logger;
-  /** The list pages' queries as named prepared statements (see prepared.ts); never on the embedded database. */
-  preparedStatements?: boolean;
 }
 
 /**
@@ -51,10 +48,7 @@ export async function openDatabase(opts: Options): Promise<Database> {
   // PGlite reached by URL (the test run's shared instance when there is no DATABASE_URL) is the same kind of
   // database as the embedded one.
   const embedded = !!stopEmbedded || (await servedByPglite(connectionString));
-  // The embedded database is one backend behind a socket that multiplexes connections: names prepared by two
-  // of them would collide.
-  const prepare = !!opts.preparedStatements && !embedded;
-  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000, Client: statementsClient(prepare) });
+  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });
   // An idle client that loses its server (a PostgreSQL restart) emits here; without a handler the process dies.
   // The pool drops that client and the next query opens a new connection.
   pool.on('error', (err) => opts.logger.warn({ err }, 'idle database connection lost'));

@@ -1,7 +1,6 @@
 import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client.js';
-import { runPrepared } from '../../db/prepared.js';
 import { clients, groups, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
@@ -97,9 +96,8 @@ export const clientsRepository = {
   async list(db: DbOrTx, actor: Actor, q: ClientListQuery, opts: ListOptions = {}) {
     const where = clientWhere(actor, q);
     const offset = offsetOf(q);
-    // A prepared statement (db/prepared.ts), as the lead list's rows are.
     const page = (condition: SQL, order: SQL[], skip: number) =>
-      runPrepared(db
+      db
         .select({
           id: clients.id, name: clients.name, company: clients.company, email: clients.email, phone: clients.phone, status: clients.status,
           createdAt: clients.createdAt, groupName: groups.name, ownerName: owner.name, leadId: clients.leadId,
@@ -110,7 +108,7 @@ export const clientsRepository = {
         .where(condition)
         .orderBy(...order)
         .limit(q.perPage)
-        .offset(skip));
+        .offset(skip);
     // Orders no single index walk gives, as on the lead list (see nullsLastIds, ownerOrderIds): company descending
     // (not with a text search: its matches are few, sorting them is cheaper than walking an index testing each
     // row), and the owner's (see ownerWalkable).

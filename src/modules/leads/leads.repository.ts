@@ -1,7 +1,6 @@
 import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, lt, lte, ne, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client.js';
-import { runPrepared } from '../../db/prepared.js';
 import { groups, leads, memberships, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
@@ -90,10 +89,9 @@ function listOrder(q: LeadListQuery): SQL[] {
 }
 
 /** The page's rows with their group and owner, in the list's order (the ids come first: see list). */
-// A prepared statement (db/prepared.ts): planning this join over the page's walk cost twice its run.
 const pageRows = (db: DbOrTx, order: SQL[], ids: SQLWrapper | number[]) =>
-  runPrepared(db.select(listColumns).from(leads).innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId))
-    .where(inArray(leads.id, ids)).orderBy(...order));
+  db.select(listColumns).from(leads).innerJoin(groups, eq(groups.id, leads.groupId)).leftJoin(owner, eq(owner.id, leads.ownerId))
+    .where(inArray(leads.id, ids)).orderBy(...order);
 
 /**
  * A member's groups, when their list in creation order is read as a merge of each group's slice of
