@@ -79,6 +79,24 @@ describe('languages', () => {
     expect(formatters('en').number(1234567.5)).toBe('1,234,567.5');
   });
 
+  it('gives the remembered texts Intl would give: the day just before and after local midnight, each minute', () => {
+    for (const locale of ['ru', 'en'] as const) {
+      const tag = locale === 'ru' ? 'ru-RU' : 'en-GB';
+      const day = new Intl.DateTimeFormat(tag, { dateStyle: 'medium' });
+      const minute = new Intl.DateTimeFormat(tag, { dateStyle: 'medium', timeStyle: 'short' });
+      const f = formatters(locale);
+      const midnight = new Date(2026, 10, 26).getTime();
+      for (const ms of [midnight - 1, midnight, midnight + 59_999, midnight + 60_000, midnight + 86_399_999, midnight + 86_400_000]) {
+        // Twice each: the second answer comes from memory.
+        for (let i = 0; i < 2; i++) {
+          expect(f.date(new Date(ms))).toBe(day.format(new Date(ms)));
+          expect(f.dateTime(new Date(ms).toISOString())).toBe(minute.format(new Date(ms)));
+        }
+      }
+      for (const n of [0, -5, 1234, 1234.5, 1e9]) expect([f.number(n), f.number(String(n))]).toEqual([new Intl.NumberFormat(tag).format(n), new Intl.NumberFormat(tag).format(n)]);
+    }
+  });
+
   it('picks the best supported language by q-value', () => {
     expect(fromAcceptLanguage('fr;q=1, ru;q=0.8, en;q=0.9')).toBe('en');
     expect(fromAcceptLanguage('de, ru-RU;q=0.5')).toBe('ru');
