@@ -252,11 +252,15 @@ describe('inlineParams (COPY takes no parameters)', () => {
     expect(inlined).toMatchObject({ s1: "it's", minus: 15, arr: ['a', 'b"c', null, 'd\\e', '{x,y}'], ints: [1, -2], dollars: '$1 $2' });
   });
 
-  it('refuses what it cannot write faithfully, and a $n without a parameter', async () => {
+  it('refuses what it cannot write faithfully, and parameters not numbered as Drizzle numbers them', async () => {
     for (const bad of [{ a: 1 }, Buffer.from('x'), NaN, Infinity, new Date('nope'), [{ a: 1 }], Symbol('s')]) {
       await expect(inline('select $1', [bad])).rejects.toThrow(/inlineParams/);
     }
-    await expect(inline('select $1, $2', [1])).rejects.toThrow('$2 has no parameter');
+    await expect(inline('select $1, $2', [1])).rejects.toThrow('$2 where $2 of 1 was expected');
+    // A `$1` inside a quoted literal of a raw fragment: the literal written there would end the quotes.
+    await expect(inline(`select 'cost: $1' as note, $1 as v`, [`x' or 1=1 --`])).rejects.toThrow(/inlineParams/);
+    await expect(inline('select $2, $1', [1, 2])).rejects.toThrow(/inlineParams/);
+    await expect(inline('select $1', [1, 2])).rejects.toThrow('2 parameters, 1 used');
   });
 });
 

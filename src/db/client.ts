@@ -47,7 +47,8 @@ export async function openDatabase(opts: Options): Promise<Database> {
   }
   // PGlite reached by URL (the test run's shared instance when there is no DATABASE_URL) is the same kind of
   // database as the embedded one.
-  const embedded = !!stopEmbedded || (await servedByPglite(connectionString));
+  const embedded = !!stopEmbedded || (await servedByPglite(connectionString, opts.logger));
+  if (embedded) max = 1;
   const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });
   // An idle client that loses its server (a PostgreSQL restart) emits here; without a handler the process dies.
   // The pool drops that client and the next query opens a new connection.
@@ -68,13 +69,16 @@ export async function openDatabase(opts: Options): Promise<Database> {
  * Whether the server is PGlite (one backend, whatever the connections). A server that cannot be reached now
  * counts as PostgreSQL: the app starts and reports itself not ready until it can reach it.
  */
-async function servedByPglite(connectionString: string): Promise<boolean> {
-  const probe = new pg.Client({ connectionString, connectionTimeoutMillis: 5_000 });
+async function servedByPglite(connectionString: string, logger: Logger): Promise<boolean> {
+  const probe = new pg.Client({ connectionString, connectionTimeoutMillis: 5_000, query_timeout: 5_000 });
+  // A connection that fails after connecting emits 'error': unheard, that would end the process.
+  probe.on('error', () => undefined);
   try {
     await probe.connect();
     const { rows } = await probe.query<{ v: string }>('select version() as v');
     return /\bPGlite\b/.test(rows[0]?.v ?? '');
-  } catch {
+  } catch (err) {
+    logger.warn({ err }, 'database not reachable at start: taken to be PostgreSQL, not PGlite');
     return false;
   } finally {
     await probe.end().catch(() => undefined);

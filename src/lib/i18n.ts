@@ -128,7 +128,8 @@ function makeFormatters(locale: Locale) {
     number: (v: unknown) => {
       if (v === null || v === undefined || v === '') return '';
       const n = Number(v);
-      return byNumber(n, () => number.format(n));
+      // A Map takes -0 for 0, which Intl writes as "-0".
+      return Object.is(n, -0) ? number.format(n) : byNumber(n, () => number.format(n));
     },
   };
 }

@@ -75,11 +75,15 @@ export function copyOut(client: pg.PoolClient | pg.Client, sql: string, onData: 
  * arrays as a quoted array literal. Anything else is refused rather than guessed at.
  */
 export function inlineParams(sql: string, params: readonly unknown[], escapeLiteral: (s: string) => string): string {
-  return sql.replace(/\$(\d+)/g, (_m, n: string) => {
-    const i = Number(n) - 1;
-    if (i < 0 || i >= params.length) throw new Error(`inlineParams: $${n} has no parameter (${params.length} given)`);
-    return literal(params[i], escapeLiteral);
+  // Drizzle numbers its parameters in the order they appear, each used once: anything else (a `$1` inside a
+  // quoted literal or name of a raw fragment, say) is refused, since a literal written there would end the quotes.
+  let seen = 0;
+  const out = sql.replace(/\$(\d+)/g, (_m, n: string) => {
+    if (Number(n) !== ++seen || seen > params.length) throw new Error(`inlineParams: $${n} where $${seen} of ${params.length} was expected`);
+    return literal(params[seen - 1], escapeLiteral);
   });
+  if (seen !== params.length) throw new Error(`inlineParams: ${params.length} parameters, ${seen} used`);
+  return out;
 }
 
 function literal(v: unknown, escapeLiteral: (s: string) => string): string {

@@ -185,6 +185,8 @@ async function copyCsv(
   let clean = false;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // COPY sends text in the connection's encoding, which pg leaves to the server's default; the file is UTF-8.
+    await client.query("SET LOCAL client_encoding = 'UTF8'");
     ac.signal.throwIfAborted();
     const statement = csvCopyStatement(cols, inlineParams(sql, params, (s) => client.escapeLiteral(s)), excel);
     const rows = await copyRows(client, statement, excel ? Buffer.from(EXCEL_BOM) : undefined, out, progress, ac);
