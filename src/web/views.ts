@@ -19,7 +19,8 @@ class IndentStrippingLoader extends nunjucks.FileSystemLoader {
 }
 
 export function stripIndentation(src: string): string {
-  // Odd parts are <pre>…</pre> and <textarea>…</textarea> elements, kept as they are.
+  // split() returns text, element, tag name, text, …: the <pre>…</pre> and <textarea>…</textarea> elements are
+  // kept as they are, the captured tag names dropped.
   return src
     .split(/(<(pre|textarea)\b[\s\S]*?<\/\2>)/i)
     .map((part, i) => (i % 3 === 0 ? part.replace(/\n[ \t]+/g, '\n') : i % 3 === 1 ? part : ''))
