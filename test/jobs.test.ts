@@ -1,6 +1,6 @@
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { z } from 'zod';
 import { SMTPServer } from 'smtp-server';
 import { createTestApp, resetDatabase, type Agent, type TestApp } from './helpers/app.js';
@@ -314,7 +314,8 @@ describe.skipIf(!hasRedis)('BullMQ workers: errors and stopping (npm run worker)
     }
   });
 
-  it('32 notification jobs run at once, but at most 4 of them send mail at a time (each holds a database connection)', async () => {
+  // PGlite is one backend: a transaction holds it, so its deliveries go one at a time whatever the limit.
+  it.skipIf(inject('embedded'))('32 notification jobs run at once, but at most 4 of them send mail at a time (each holds a database connection)', async () => {
     smtpMode = { delayMs: 300 };
     received.length = 0;
     mostAtOnce = 0;

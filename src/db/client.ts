@@ -47,8 +47,8 @@ export async function openDatabase(opts: Options): Promise<Database> {
   }
   // PGlite reached by URL (the test run's shared instance when there is no DATABASE_URL) is the same kind of
   // database as the embedded one.
+  // (Its pool size stays the configured one: the test run sets 1 for the app, and more where a test needs it.)
   const embedded = !!stopEmbedded || (await servedByPglite(connectionString, opts.logger));
-  if (embedded) max = 1;
   const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });
   // An idle client that loses its server (a PostgreSQL restart) emits here; without a handler the process dies.
   // The pool drops that client and the next query opens a new connection.
