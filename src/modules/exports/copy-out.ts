@@ -114,3 +114,37 @@ function arrayText(items: readonly unknown[]): string {
   });
   return `{${parts.join(',')}}`;
 }
+
+const WRITE_SIZE = 64 * 1024;
+
+/**
+ * COPY's messages (one per row) gathered into writes of about 64 KiB: a write per row costs more than the row.
+ * The bytes are copied in, since pg reuses its read buffer for the next message.
+ */
+export class WriteBatch {
+  private buf = Buffer.allocUnsafe(WRITE_SIZE);
+  private used = 0;
+
+  constructor(prefix?: Buffer) {
+    if (prefix) this.add(prefix);
+  }
+
+  /** Copies `bytes` (then `end`) in; returns what was gathered before them when they did not fit. */
+  add(bytes: Buffer, end?: Buffer): Buffer | undefined {
+    const size = bytes.length + (end?.length ?? 0);
+    const full = this.used + size > this.buf.length ? this.take() : undefined;
+    if (size > this.buf.length) this.buf = Buffer.allocUnsafe(size);
+    this.used += bytes.copy(this.buf, this.used);
+    if (end) this.used += end.copy(this.buf, this.used);
+    return full;
+  }
+
+  /** What has been gathered, if anything; a new buffer follows, since the writer keeps the one it is given. */
+  take(): Buffer | undefined {
+    if (!this.used) return undefined;
+    const chunk = this.buf.subarray(0, this.used);
+    this.buf = Buffer.allocUnsafe(WRITE_SIZE);
+    this.used = 0;
+    return chunk;
+  }
+}

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import QueryStream from 'pg-query-stream';
-import { copyOut, inlineParams } from './copy-out.js';
+import { copyOut, inlineParams, WriteBatch } from './copy-out.js';
 import { EXCEL_BOM, columnsFor, csvCopyStatement, csvTransform, jsonTransform, xlsxConsumer, type ExportFormat, type XlsxStats } from './exports.format.js';
 
 const TIMESTAMPTZ_OID = 1184;
@@ -209,7 +209,7 @@ async function copyCsv(
 async function copyRows(
   client: pg.PoolClient, statement: string, prefix: Buffer | undefined, out: Writable, progress: (rows: number) => void, ac: AbortController,
 ): Promise<number> {
-  const batch = new RecordBatch(prefix);
+  const batch = new WriteBatch(prefix);
   let messages = 0;
   let paused = false;
   const resume = () => {
@@ -223,7 +223,9 @@ async function copyRows(
   const copy = copyOut(client, statement, (record) => {
     if (ac.signal.aborted) return;
     try {
-      const full = batch.add(record);
+      // COPY ends each record with LF; csvRecord's end in CRLF.
+      if (record[record.length - 1] !== LF) throw new Error('a COPY message that does not end a record');
+      const full = batch.add(record.subarray(0, record.length - 1), CRLF);
       if (full && !write(full) && !paused) {
         paused = true;
         copy.pause();
@@ -263,41 +265,8 @@ async function rowsPerGroup(client: pg.PoolClient, query: SqlQuery): Promise<Map
   return new Map(rows.map(([name, n]) => [String(name), Number(n)]));
 }
 
-const WRITE_SIZE = 64 * 1024;
-const CR = 0x0d;
+const CRLF = Buffer.from('\r\n');
 const LF = 0x0a;
-
-/** COPY's records gathered for one write to `out`, each ending in CRLF (csvRecord's) instead of COPY's LF. */
-class RecordBatch {
-  private buf = Buffer.allocUnsafe(WRITE_SIZE);
-  private used = 0;
-
-  constructor(prefix?: Buffer) {
-    if (prefix) this.used = prefix.copy(this.buf);
-  }
-
-  /** Copies one record in (pg reuses its buffer); returns what was gathered before it when it did not fit. */
-  add(record: Buffer): Buffer | undefined {
-    const body = record.length - 1;
-    if (record[body] !== LF) throw new Error('a COPY message that does not end a record');
-    const full = this.used + body + 2 > this.buf.length ? this.take() : undefined;
-    if (body + 2 > this.buf.length) this.buf = Buffer.allocUnsafe(body + 2);
-    record.copy(this.buf, this.used, 0, body);
-    this.used += body;
-    this.buf[this.used++] = CR;
-    this.buf[this.used++] = LF;
-    return full;
-  }
-
-  /** What has been gathered, if anything; a new buffer follows, since `out` keeps the one it is given. */
-  take(): Buffer | undefined {
-    if (!this.used) return undefined;
-    const chunk = this.buf.subarray(0, this.used);
-    this.buf = Buffer.allocUnsafe(WRITE_SIZE);
-    this.used = 0;
-    return chunk;
-  }
-}
 
 /**
  * A writable that hands every chunk to `out`, waiting for `out` to drain when it asks to (backpressure), and

@@ -38,11 +38,11 @@ export function createLeadsService(deps: LeadsDeps) {
     // The owner filter lists each person once, whatever number of groups they share with the actor.
     const people = [...new Map(rows.map((o) => [o.id, o])).values()];
     // Namesakes (32 names among the bench's 500 people) would be identical options: their email tells them apart.
-    const seen = new Map<string, number>();
-    for (const p of people) seen.set(p.name.toLowerCase(), (seen.get(p.name.toLowerCase()) ?? 0) + 1);
-    const label = (o: { name: string; email: string }) => (seen.get(o.name.toLowerCase())! > 1 ? `${o.name} (${o.email})` : o.name);
-    const owners = rows.map((o) => ({ id: o.id, name: o.name, groupId: o.groupId, label: label(o) }));
-    const ownerChoices = people.map((o) => ({ id: o.id, name: o.name, label: label(o) }));
+    const named = new Map<string, number>();
+    for (const p of people) named.set(p.name.toLowerCase(), (named.get(p.name.toLowerCase()) ?? 0) + 1);
+    const labels = new Map(people.map((p) => [p.id, named.get(p.name.toLowerCase())! > 1 ? `${p.name} (${p.email})` : p.name]));
+    const owners = rows.map((o) => ({ id: o.id, name: o.name, groupId: o.groupId, label: labels.get(o.id)! }));
+    const ownerChoices = people.map((o) => ({ id: o.id, name: o.name, label: labels.get(o.id)! }));
     return { groups: groupList, owners, ownerChoices };
   }
 

@@ -152,7 +152,7 @@ export function ownerWalkable(actor: Actor, query: { sort: string } & Record<str
 }
 
 /** Whether a list query filters by nothing but the `allowed` keys (paging and order never count as filters). */
-export function filteredOnlyBy(query: Record<string, unknown>, allowed: string[]): boolean {
+function filteredOnlyBy(query: Record<string, unknown>, allowed: string[]): boolean {
   const free = new Set([...allowed, 'page', 'perPage', 'sort', 'dir', 'after', 'before']);
   return Object.entries(query).every(([key, value]) => free.has(key) || value === undefined || (Array.isArray(value) && !value.length));
 }
