@@ -103,6 +103,18 @@ describe('clients', () => {
     expect((await f.agents.memberA.get('/clients')).text).toContain('1,001 clients');
   });
 
+  it('a page opened again follows every change to its clients and names, by any process', async () => {
+    await post('memberA', '/clients', clientForm({ name: 'Alpha' }));
+    await post('managerA', '/clients', clientForm({ name: 'Beta' }));
+    const results = async () => (await f.agents.memberA.get('/clients?sort=name&dir=asc')).text.split('id="client-results"')[1]!;
+    expect(await listNames('memberA', 'sort=name&dir=asc')).toEqual(['Alpha', 'Beta']);
+    await q(`update clients set name = 'Gamma' where name = 'Alpha'`);
+    expect(await listNames('memberA', 'sort=name&dir=asc')).toEqual(['Beta', 'Gamma']);
+    await q("update users set name = 'Renamed Owner' where id = $1", [USERS.managerA.id]);
+    expect(await results()).toContain('Renamed Owner');
+    expect(await listNames('memberB', 'sort=name&dir=asc')).toEqual([]);
+  });
+
   it('shows the export form to managers only', async () => {
     await post('memberA', '/clients', clientForm());
     expect((await f.agents.managerA.get('/clients')).text).toContain('data-testid="export-form"');

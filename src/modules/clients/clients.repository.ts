@@ -4,8 +4,8 @@ import type { DbOrTx } from '../../db/client.js';
 import { clients, groups, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { cappedCount, countCapOf, dateRange, keysetPage, nullsLastIds, ownerOrderIds, ownerWalkable, pageWithCount, searchCondition, type ListOptions, type RecordColumns } from '../records/list.js';
-import { scopeRevision } from '../records/revisions.js';
+import { cappedCount, countCapOf, dateRange, keysetPage, memoizedPage, nullsLastIds, ownerOrderIds, ownerWalkable, pageWithCount, searchCondition, type ListOptions, type RecordColumns } from '../records/list.js';
+import { namedScopeRevision, scopeRevision } from '../records/revisions.js';
 import type { ClientFilters, ClientListQuery } from './clients.schemas.js';
 
 export type Client = typeof clients.$inferSelect;
@@ -92,47 +92,58 @@ export function clientExportGroupCounts(db: DbOrTx, actor: Actor, f: ClientFilte
     .groupBy(groups.name);
 }
 
+/** The list's page (see clientsRepository.list). */
+async function listPage(db: DbOrTx, actor: Actor, q: ClientListQuery, where: SQL, opts: ListOptions) {
+  const offset = offsetOf(q);
+  const page = (condition: SQL, order: SQL[], skip: number) =>
+    db
+      .select({
+        id: clients.id, name: clients.name, company: clients.company, email: clients.email, phone: clients.phone, status: clients.status,
+        createdAt: clients.createdAt, groupName: groups.name, ownerName: owner.name, leadId: clients.leadId,
+      })
+      .from(clients)
+      .innerJoin(groups, eq(groups.id, clients.groupId))
+      .leftJoin(owner, eq(owner.id, clients.ownerId))
+      .where(condition)
+      .orderBy(...order)
+      .limit(q.perPage)
+      .offset(skip);
+  // Orders no single index walk gives, as on the lead list (see nullsLastIds, ownerOrderIds): company descending
+  // (not with a text search: its matches are few, sorting them is cheaper than walking an index testing each
+  // row), and the owner's (see ownerWalkable).
+  const byIds = (ids: SQL) => page(inArray(clients.id, ids), clientOrder(q), 0);
+  const ownerWalk = !q.q && ownerWalkable(actor, q, []);
+  const byOffset = () =>
+    q.sort === 'company' && q.dir === 'desc' && !q.q ? byIds(nullsLastIds(CLIENT_COLUMNS, clients.company, sql`lower(${clients.company})`, where, q.perPage, offset))
+    : ownerWalk ? byIds(ownerOrderIds(CLIENT_COLUMNS, where, q.dir, q.perPage, offset))
+    : page(where, clientOrder(q), offset);
+  // Next/prev links name the row to continue from (keyset), as on the lead list.
+  const cursorable = q.sort === 'created' && !q.q;
+  const keyset = cursorable ? keysetPage(clients, clients.createdAt, clients.id, q.dir, q, clientScope(actor)) : undefined;
+  const cap = countCapOf(q.q);
+  const result = await pageWithCount(cappedCount(db, clients, where, scopeRevision(actor), cap), {
+    byCursor: keyset && (async () => {
+      const items = await page(and(where, keyset.condition)!, keyset.order, 0);
+      return keyset.backwards ? items.reverse() : items;
+    }),
+    byOffset,
+    offset,
+    deep: opts.deep,
+    cap,
+  });
+  return { ...result, keyset: cursorable };
+}
+
 export const clientsRepository = {
-  async list(db: DbOrTx, actor: Actor, q: ClientListQuery, opts: ListOptions = {}) {
+  /**
+   * One page and the (capped) total; no query at all when the same page was read since anything in its groups or
+   * any name changed (memoizedPage).
+   */
+  list(db: DbOrTx, actor: Actor, q: ClientListQuery, opts: ListOptions = {}) {
     const where = clientWhere(actor, q);
-    const offset = offsetOf(q);
-    const page = (condition: SQL, order: SQL[], skip: number) =>
-      db
-        .select({
-          id: clients.id, name: clients.name, company: clients.company, email: clients.email, phone: clients.phone, status: clients.status,
-          createdAt: clients.createdAt, groupName: groups.name, ownerName: owner.name, leadId: clients.leadId,
-        })
-        .from(clients)
-        .innerJoin(groups, eq(groups.id, clients.groupId))
-        .leftJoin(owner, eq(owner.id, clients.ownerId))
-        .where(condition)
-        .orderBy(...order)
-        .limit(q.perPage)
-        .offset(skip);
-    // Orders no single index walk gives, as on the lead list (see nullsLastIds, ownerOrderIds): company descending
-    // (not with a text search: its matches are few, sorting them is cheaper than walking an index testing each
-    // row), and the owner's (see ownerWalkable).
-    const byIds = (ids: SQL) => page(inArray(clients.id, ids), clientOrder(q), 0);
-    const ownerWalk = !q.q && ownerWalkable(actor, q, []);
-    const byOffset = () =>
-      q.sort === 'company' && q.dir === 'desc' && !q.q ? byIds(nullsLastIds(CLIENT_COLUMNS, clients.company, sql`lower(${clients.company})`, where, q.perPage, offset))
-      : ownerWalk ? byIds(ownerOrderIds(CLIENT_COLUMNS, where, q.dir, q.perPage, offset))
-      : page(where, clientOrder(q), offset);
-    // Next/prev links name the row to continue from (keyset), as on the lead list.
-    const cursorable = q.sort === 'created' && !q.q;
-    const keyset = cursorable ? keysetPage(clients, clients.createdAt, clients.id, q.dir, q, clientScope(actor)) : undefined;
-    const cap = countCapOf(q.q);
-    const result = await pageWithCount(cappedCount(db, clients, where, scopeRevision(actor), cap), {
-      byCursor: keyset && (async () => {
-        const items = await page(and(where, keyset.condition)!, keyset.order, 0);
-        return keyset.backwards ? items.reverse() : items;
-      }),
-      byOffset,
-      offset,
-      deep: opts.deep,
-      cap,
-    });
-    return { ...result, keyset: cursorable };
+    // Keyed by the whole query too (its paging and order are not in `where`).
+    const query = JSON.stringify([q, opts.deep ?? false]);
+    return memoizedPage(db, 'clients', where, namedScopeRevision(actor), () => listPage(db, actor, q, where, opts), query);
   },
   async count(db: DbOrTx, actor: Actor, f: ClientFilters) {
     const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(clients).where(clientWhere(actor, f));

@@ -4,7 +4,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { groups, leads, memberships, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
-import { cappedCount, dateRange, keysetPage, memoizedQuery, nullsLastIds, ownerOrderIds, ownerWalkable, pageWithCount, SEARCH_COUNT_CAP, searchCondition, type ListOptions, type RecordColumns } from '../records/list.js';
+import { cappedCount, dateRange, keysetPage, memoizedPage, nullsLastIds, ownerOrderIds, ownerWalkable, pageWithCount, SEARCH_COUNT_CAP, searchCondition, type ListOptions, type RecordColumns } from '../records/list.js';
 import { namedScopeRevision, scopeRevision } from '../records/revisions.js';
 import { OPEN_STATUSES, STALE_DAYS, type LeadListQuery } from './leads.schemas.js';
 
@@ -128,8 +128,7 @@ function walkedIds(actor: Actor, q: LeadListQuery, where: SQL, limit: number, of
 }
 
 /** The list's page when it has a text search (see list): its matches, their count, and the page's rows. */
-async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: ListOptions) {
-  const where = leadFilters(actor, q);
+async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, where: SQL, opts: ListOptions) {
   const order = listOrder(q);
   const offset = offsetOf(q);
   const nullsLast = nullsLastIn(q);
@@ -146,7 +145,6 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: List
   };
   const keyOrder = sql.raw([...SORTS[q.sort].map((_, i) => `k${i} ${q.dir}${nullsLast ? ' nulls last' : ''}`), `id ${q.dir}`].join(', '));
   // One statement: the page of (at most SEARCH_COUNT_CAP + 1) matches with their window count, joined to its rows.
-  // (Like the walk and the sort below, built only when the memo has no answer: a repeated search needs none.)
   const statement = () => {
     const page = db
       .select({ id: sql<number>`m.id`.as('page_id'), n: sql<number>`count(*) over ()::int`.as('n') })
@@ -189,84 +187,80 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: List
       .limit(q.perPage)
       .offset(offset);
   const sortAll = () => db.select({ id: sql<number>`m.id` }).from(sql`(${matching(where)} offset 0) m`).orderBy(keyOrder).limit(q.perPage).offset(offset);
-  // The page's ids and the number of matches are reused while nothing in scope changes (the owner order
-  // also reads names: the directory's revision too), as list counts are: paging back, reopening a search,
-  // the same search from a colleague. Every match counted is read from the heap (up to 1,001); the 25 rows by
-  // id cost 0.3 ms, and are read fresh each time (walked or sorted, in the same statement as their ids).
-  const revision = q.stale ? undefined : namedScopeRevision(actor);
-  let fresh: Awaited<ReturnType<typeof pageRows>> | undefined;
-  const found = await memoizedQuery(db, 'search:leads', where, revision, async () => {
-    const matched = await statement();
-    const n = matched[0]?.n;
-    // All the matches were in the statement: its page is right (or empty, past the last match).
-    if (n === undefined ? offset <= SEARCH_COUNT_CAP : n <= SEARCH_COUNT_CAP) {
-      fresh = matched.map(({ n: _, ...row }) => row);
-      return { ids: fresh.map((r) => r.id), n: n ?? 0 };
-    }
+  const matched = await statement();
+  const n = matched[0]?.n;
+  // All the matches were in the statement: its page is right (or empty, past the last match).
+  if (n === undefined ? offset <= SEARCH_COUNT_CAP : n <= SEARCH_COUNT_CAP) {
+    if (matched.length) return { items: matched.map(({ n: _, ...row }) => row), total: n!, capped: false, keyset: false };
+  } else if (offset < SEARCH_COUNT_CAP || opts.deep) {
     // More. Pages past the cap are not offered (nor queried), as on every list; the API's deep pages read on.
-    // (Past the statement's matches too, their number is not known: the caller counts.)
-    if (offset >= SEARCH_COUNT_CAP && !opts.deep) return { ids: [], n: n ?? 0 };
     const walked = walkable && offset + q.perPage <= WALK_ROWS ? await pageRows(db, order, walk()) : [];
-    fresh = walked.length === q.perPage ? walked : await pageRows(db, order, sortAll());
-    // An empty page is a deep page past the last match: more than the cap if the statement counted them, else
-    // unknown (its page was past its own 1,001 matches) and the caller counts.
-    return { ids: fresh.map((r) => r.id), n: fresh.length ? SEARCH_COUNT_CAP + 1 : (n ?? 0) };
-  }, `${q.sort} ${q.dir} ${q.perPage} ${offset} ${opts.deep ?? false}`);
-  if (!found.ids.length) {
-    if (found.n > SEARCH_COUNT_CAP) return { items: [], total: SEARCH_COUNT_CAP, capped: true, keyset: false };
-    // Past the last page the window count is gone: count on its own (capped says so itself).
-    const counted = offset ? await cappedCount(db, leads, where, q.stale ? undefined : scopeRevision(actor), SEARCH_COUNT_CAP) : undefined;
-    return { items: [], ...(counted ?? { total: 0, capped: false }), keyset: false };
+    const items = walked.length === q.perPage ? walked : await pageRows(db, order, sortAll());
+    if (items.length) return { items, total: SEARCH_COUNT_CAP, capped: true, keyset: false };
   }
-  const items = fresh ?? (await pageRows(db, order, found.ids));
-  return { items, total: Math.min(found.n, SEARCH_COUNT_CAP), capped: found.n > SEARCH_COUNT_CAP, keyset: false };
+  // No rows: past the last match. More than the cap if the statement counted them; else, past its own 1,001
+  // matches, their number is not known and is counted on its own (capped says so itself).
+  if (n !== undefined && n > SEARCH_COUNT_CAP) return { items: [], total: SEARCH_COUNT_CAP, capped: true, keyset: false };
+  const counted = offset ? await cappedCount(db, leads, where, q.stale ? undefined : scopeRevision(actor), SEARCH_COUNT_CAP) : undefined;
+  return { items: [], ...(counted ?? { total: 0, capped: false }), keyset: false };
+}
+
+/** The list's page without a text search (see leadsRepository.list). */
+async function listPage(db: DbOrTx, actor: Actor, q: LeadListQuery, where: SQL, opts: ListOptions) {
+  const order = listOrder(q);
+  const offset = offsetOf(q);
+  // Deferred join: the page's ids first (for the default order an index-only walk of leads_live_by_created_idx,
+  // even 10,000 rows deep), then the 25 rows with their group and owner. Reading whole rows while skipping
+  // the offset took 294 ms at page 400; the ids alone a fraction of that.
+  const withOwner = q.sort === 'owner';
+  const rows = (ids: SQLWrapper | number[]) => pageRows(db, order, ids);
+  const ids = (condition: SQL, by: SQL[], skip: number): SQLWrapper => {
+    const walked = walkedIds(actor, q, condition, q.perPage, skip);
+    if (walked) return walked;
+    const idsOnly = db.select({ id: leads.id }).from(leads);
+    return (withOwner ? idsOnly.leftJoin(owner, eq(owner.id, leads.ownerId)) : idsOnly).where(condition).orderBy(...by).limit(q.perPage).offset(skip);
+  };
+  // A member's page by number takes each group's newest (offset + page) rows from its slice and merges them
+  // (see sliceGroups), instead of skipping ~12 times as many entries of the whole date index (page 400: 63 →
+  // 3.7 ms). Not for the first pages: there the plain walk is cheaper than planning the union (11,600 against
+  // 7,400 per second at offset 0; 3,600 against 7,100 at offset 250). Except filtered by owner: each group's slice
+  // is then a walk of leads_live_owner_idx, where the plain query sorts all of the owner's rows in the member's
+  // groups ("owner = me": 2.4 → 1.3 ms).
+  const memberGroups = sliceGroups(actor, q);
+  const mergeFrom = q.owner !== undefined && q.owner !== 'none' ? 0 : MERGE_FROM_OFFSET;
+  const merged = (skip: number) => {
+    const slice = (g: number) =>
+      db.select({ id: leads.id, k: sql`${leads.createdAt}`.as('k') }).from(leads).where(leadFilters(inGroup(actor, g), q)).orderBy(...order).limit(skip + q.perPage);
+    return db.select({ id: sql<number>`u.id` }).from(sql`${unionOf(memberGroups, slice)} u`)
+      .orderBy(sql.raw(`u.k ${q.dir}, u.id ${q.dir}`)).limit(q.perPage).offset(skip);
+  };
+  // "Stale" also moves with the clock: its count, like the dashboard's figure it comes from, is then up to a
+  // minute old (the memo's lifetime) when nothing in scope changed; the rows shown are read fresh.
+  const count = cappedCount(db, leads, where, scopeRevision(actor));
+  // Next/prev links name the row to continue from (keyset): no OFFSET, however deep. (rows() puts a page read
+  // backwards into the list's order.)
+  const keyset = q.sort === 'created' ? keysetPage(leads, leads.createdAt, leads.id, q.dir, q, leadScope(actor)) : undefined;
+  const page = await pageWithCount(count, {
+    byCursor: keyset && (() => rows(ids(and(where, keyset.condition)!, keyset.order, 0))),
+    byOffset: () => rows(offset >= mergeFrom && memberGroups.length ? merged(offset) : ids(where, order, offset)),
+    offset,
+    deep: opts.deep,
+  });
+  return { ...page, keyset: q.sort === 'created' };
 }
 
 export const leadsRepository = {
-  /** One page and the (capped) total, in two queries whatever the page size (no query per row). */
-  async list(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: ListOptions = {}) {
-    if (q.q) return searchPage(db, actor, q, opts);
+  /**
+   * One page and the (capped) total, in two queries whatever the page size (no query per row); none when the
+   * same page was read since anything in its groups or any name changed (memoizedPage; not "stale", which moves
+   * with the clock).
+   */
+  list(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: ListOptions = {}) {
     const where = leadFilters(actor, q);
-    const order = listOrder(q);
-    const offset = offsetOf(q);
-    // Deferred join: the page's ids first (for the default order an index-only walk of leads_live_by_created_idx,
-    // even 10,000 rows deep), then the 25 rows with their group and owner. Reading whole rows while skipping
-    // the offset took 294 ms at page 400; the ids alone a fraction of that.
-    const withOwner = q.sort === 'owner';
-    const rows = (ids: SQLWrapper | number[]) => pageRows(db, order, ids);
-    const ids = (condition: SQL, by: SQL[], skip: number): SQLWrapper => {
-      const walked = walkedIds(actor, q, condition, q.perPage, skip);
-      if (walked) return walked;
-      const idsOnly = db.select({ id: leads.id }).from(leads);
-      return (withOwner ? idsOnly.leftJoin(owner, eq(owner.id, leads.ownerId)) : idsOnly).where(condition).orderBy(...by).limit(q.perPage).offset(skip);
-    };
-    // A member's page by number takes each group's newest (offset + page) rows from its slice and merges them
-    // (see sliceGroups), instead of skipping ~12 times as many entries of the whole date index (page 400: 63 →
-    // 3.7 ms). Not for the first pages: there the plain walk is cheaper than planning the union (11,600 against
-    // 7,400 per second at offset 0; 3,600 against 7,100 at offset 250). Except filtered by owner: each group's slice
-    // is then a walk of leads_live_owner_idx, where the plain query sorts all of the owner's rows in the member's
-    // groups ("owner = me": 2.4 → 1.3 ms).
-    const memberGroups = sliceGroups(actor, q);
-    const mergeFrom = q.owner !== undefined && q.owner !== 'none' ? 0 : MERGE_FROM_OFFSET;
-    const merged = (skip: number) => {
-      const slice = (g: number) =>
-        db.select({ id: leads.id, k: sql`${leads.createdAt}`.as('k') }).from(leads).where(leadFilters(inGroup(actor, g), q)).orderBy(...order).limit(skip + q.perPage);
-      return db.select({ id: sql<number>`u.id` }).from(sql`${unionOf(memberGroups, slice)} u`)
-        .orderBy(sql.raw(`u.k ${q.dir}, u.id ${q.dir}`)).limit(q.perPage).offset(skip);
-    };
-    // "Stale" also moves with the clock: its count, like the dashboard's figure it comes from, is then up to a
-    // minute old (the memo's lifetime) when nothing in scope changed; the rows shown are read fresh.
-    const count = cappedCount(db, leads, where, scopeRevision(actor));
-    // Next/prev links name the row to continue from (keyset): no OFFSET, however deep. (rows() puts a page read
-    // backwards into the list's order.)
-    const keyset = q.sort === 'created' ? keysetPage(leads, leads.createdAt, leads.id, q.dir, q, leadScope(actor)) : undefined;
-    const page = await pageWithCount(count, {
-      byCursor: keyset && (() => rows(ids(and(where, keyset.condition)!, keyset.order, 0))),
-      byOffset: () => rows(offset >= mergeFrom && memberGroups.length ? merged(offset) : ids(where, order, offset)),
-      offset,
-      deep: opts.deep,
-    });
-    return { ...page, keyset: q.sort === 'created' };
+    const revision = q.stale ? undefined : namedScopeRevision(actor);
+    // Keyed by the whole query too (its paging and order are not in `where`).
+    const query = JSON.stringify([q, opts.deep ?? false]);
+    return memoizedPage(db, 'leads', where, revision, () => (q.q ? searchPage(db, actor, q, where, opts) : listPage(db, actor, q, where, opts)), query);
   },
 
   /** A lead with its group and owner names, if the actor's scope includes it (else undefined → 404). */
