@@ -1,16 +1,17 @@
-// npx tsx bench/profile.ts [PATH] [--as member|admin] [--db tandem_bench] [--duration 10] [--search]
+// npx tsx bench/profile.ts [PATH] [--as member|admin] [--db tandem_bench] [--duration 10] [--search | --fresh]
 //
 // Where a page's time goes: starts the app as the bench does (transpiled, production mode) under `node
 // --cpu-prof`, signs in as the bench member (or admin), loads PATH with 10 connections, then prints the CPU
 // time per request of the app and of PostgreSQL, and the CPU profile's self time by package and by function.
-// --search: PATH?q=TERM, a new term each request (the bench's cold-search figure). Needs the bench database
-// (`npm run bench:data`).
+// --search: PATH?q=TERM, a new term each request (the bench's cold-search figure). --fresh: PATH&createdTo=DATE,
+// a new date after every lead each request (the "nothing reused" figures: no page is kept). Needs the bench
+// database (`npm run bench:data`).
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startToolApp } from './lib/app.js';
-import { searchTerms } from './lib/dict.js';
+import { laterDates, searchTerms } from './lib/dict.js';
 import { login, PROXY_HEADERS } from './lib/http.js';
 import { rotating, runLoad } from './lib/load.js';
 import { BENCH_ADMIN_EMAIL, BENCH_MEMBER_EMAIL, BENCH_PASSWORD, databaseUrl, serverUrl } from './lib/pg.js';
@@ -20,6 +21,7 @@ const { values, positionals } = parseArgs({
   options: {
     as: { type: 'string', default: 'member' }, db: { type: 'string', default: 'tandem_bench' }, duration: { type: 'string', default: '10' },
     search: { type: 'boolean' },
+    fresh: { type: 'boolean' },
   },
 });
 const target = positionals[0] ?? '/leads';
@@ -46,7 +48,9 @@ const ticks = (pid: number | string) => {
 const postgresCpu = () => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))
   .filter((p) => { try { return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'postgres'; } catch { return false; } })
   .reduce((sum, p) => sum + ticks(p), 0);
-const requests = values.search ? rotating(searchTerms().map((term) => `${target}${target.includes('?') ? '&' : '?'}q=${encodeURIComponent(term)}`)) : undefined;
+const joined = (param: string) => `${target}${target.includes('?') ? '&' : '?'}${param}`;
+const requests = values.search ? rotating(searchTerms().map((term) => joined(`q=${encodeURIComponent(term)}`)))
+  : values.fresh ? rotating(laterDates().map((d) => joined(`createdTo=${d}`))) : undefined;
 const xactsBefore = await xacts();
 const [appBefore, pgBefore] = [ticks(child.pid!), postgresCpu()];
 const result = await runLoad({ url: base + target, connections: 10, duration: Number(values.duration), headers, requests });
@@ -55,7 +59,7 @@ await new Promise((r) => setTimeout(r, 1500));
 const answers = result.ok + result.bad;
 const perRequest = (await xacts()) - xactsBefore - 1;
 await stats.end();
-process.stdout.write(`${target}${values.search ? '?q=(a new term each time)' : ''} as ${values.as}: ${result.rps.toFixed(0)} req/s, p95 ${result.p95.toFixed(0)} ms, ${(perRequest / answers).toFixed(2)} database transactions per request\n`);
+process.stdout.write(`${target}${values.search ? '?q=(a new term each time)' : values.fresh ? '&createdTo=(a new date each time)' : ''} as ${values.as}: ${result.rps.toFixed(0)} req/s, p95 ${result.p95.toFixed(0)} ms, ${(perRequest / answers).toFixed(2)} database transactions per request\n`);
 process.stdout.write(`CPU per request: app ${((1000 * appCpu) / answers).toFixed(1)} ms (with the profiler), PostgreSQL ${((1000 * pgCpu) / answers).toFixed(1)} ms\n`);
 child.kill('SIGINT');
 await new Promise((r) => child.once('exit', r));

@@ -20,7 +20,7 @@ import { fromRoot } from '../src/lib/paths.js';
 import { COUNT_CAP } from '../src/modules/records/list.js';
 import { passwordHasher } from '../src/lib/passwords.js';
 import { generateBenchData } from './data.js';
-import { searchTerms } from './lib/dict.js';
+import { laterDates, searchTerms } from './lib/dict.js';
 import { benchJobs } from './jobs.js';
 import { compileApp } from './lib/compile.js';
 import { PROXY_HEADERS, anonymousSession, download, login, loginBody, makeTextFile, probe, uploadFile, type Session } from './lib/http.js';
@@ -268,14 +268,22 @@ async function main() {
   // Each term asked once per run, so the figure is the search itself, not a reused page of it.
   const coldTerms = searchTerms();
   const coldPaths = coldTerms.map((term) => `/leads${q({ q: term })}`);
+  const filterQuery = { status: 'contacted', owner: String(owner?.owner_id ?? member.id) };
+  const freshDates = laterDates();
+  const freshFilterPaths = freshDates.map((d) => `/leads${q({ ...filterQuery, createdTo: d })}`);
+  const freshAdminPaths = freshDates.map((d) => `/leads${q({ createdTo: d })}`);
   const allFigures: Figure[] = [
     { title: 'leads: member, first page', path: '/leads', as: 'member', sql: leadCase('lm1', member.id, {}), target: { p95: 50, ratio: 0.5 } },
     { title: `leads: member, deep page (page ${deepPage}, offset ${fmt((deepPage - 1) * 25)})`, path: `/leads${q({ page: deepPage })}`, as: 'member', sql: leadCase('lmdeep', member.id, { page: String(deepPage) }), target: { p95: 50, ratio: 0.5 } },
     { title: `leads: member, page ${deepPage} by the pager's next link (keyset: after=${deepAfter.id})`, path: `/leads${q({ page: deepPage, after: deepAfter.id })}`, as: 'member', sql: leadCase('lmkeyset', member.id, { page: String(deepPage), after: String(deepAfter.id) }), target: { p95: 50, ratio: 0.5 } },
-    { title: 'leads: member, status + owner filter', path: `/leads${q({ status: 'contacted', owner: owner?.owner_id ?? member.id })}`, as: 'member', sql: leadCase('lmfilter', member.id, { status: 'contacted', owner: String(owner?.owner_id ?? member.id) }), target: { p95: 50, ratio: 0.5 } },
+    { title: 'leads: member, status + owner filter', path: `/leads${q(filterQuery)}`, as: 'member', sql: leadCase('lmfilter', member.id, filterQuery), target: { p95: 50, ratio: 0.5 } },
+    // The same filter with nothing reused (list pages are kept while their groups are unchanged, F36): each
+    // request another "created to" date, all of them after every lead, so the page is read, planned and counted.
+    { title: `leads: member, status + owner filter, nothing reused (a new "created to" date each request)`, path: freshFilterPaths[0]!, rotate: freshFilterPaths, as: 'member', sql: leadCase('lmfilterfresh', member.id, { ...filterQuery, createdTo: freshDates[0]! }), target: { p95: 50, ratio: 0.5 } },
     { title: 'leads: member, stale (the dashboard\'s link)', path: `/leads${q({ stale: '1' })}`, as: 'member', sql: leadCase('lmstale', member.id, { stale: '1' }), target: { p95: 50, ratio: 0.5 } },
     { title: `leads: member, search "${SEARCH}"`, path: `/leads${q({ q: SEARCH })}`, as: 'member', sql: leadCase('lmsearch', member.id, { q: SEARCH }), target: { p95: 100, ratio: 0.5 } },
     { title: 'leads: admin, first page (all groups)', path: '/leads', as: 'admin', sql: leadCase('la1', admin.id, {}), target: { p95: 150, ratio: 0.5 } },
+    { title: 'leads: admin, first page, nothing reused (a new "created to" date each request)', path: freshAdminPaths[0]!, rotate: freshAdminPaths, as: 'admin', sql: leadCase('la1fresh', admin.id, { createdTo: freshDates[0]! }), target: { p95: 150, ratio: 0.5 } },
     { title: 'leads: admin, sorted by owner (all groups)', path: `/leads${q({ sort: 'owner', dir: 'asc' })}`, as: 'admin', sql: leadCase('laowner', admin.id, { sort: 'owner', dir: 'asc' }), target: { p95: 150, ratio: 0.5 } },
     { title: `leads: admin, search "${SEARCH}" (all groups)`, path: `/leads${q({ q: SEARCH })}`, as: 'admin', sql: leadCase('lasearch', admin.id, { q: SEARCH }), target: { p95: 100, ratio: 0.5 } },
     { title: `leads: member, search, a new term each request (${fmt(coldTerms.length)} in turn)`, path: coldPaths[0]!, rotate: coldPaths, as: 'member', target: { p95: 100 } },

@@ -136,3 +136,9 @@ export function searchTerms(): string[] {
   const hashOf = (t: string) => crypto.createHash('sha1').update(t).digest('hex');
   return terms.sort((a, b) => (hashOf(a) < hashOf(b) ? -1 : 1));
 }
+
+/**
+ * Days from 2030 on, one each, as YYYY-MM-DD: a "created to" filter with any of them matches every lead, and each
+ * makes another page (the "nothing reused" figures). More than requests in a figure's window, and than the memos hold.
+ */
+export const laterDates = (n = 10_000) => Array.from({ length: n }, (_, i) => new Date(Date.UTC(2030, 0, 1) + i * 86_400_000).toISOString().slice(0, 10));
