@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import request from 'supertest';
 import { createTestApp, resetDatabase, tokenFor, type Agent, type TestApp } from './helpers/app.js';
-import { GROUPS, USERS, loginActors, restoreFixture, type ActorName } from './helpers/fixture.js';
+import { GROUPS, RECORDS, USERS, loginActors, restoreFixture, type ActorName } from './helpers/fixture.js';
 
 let t: TestApp;
 let agents: Record<ActorName, Agent>;
@@ -79,6 +79,34 @@ describe('groups (admins)', () => {
     expect(await q('select 1 from memberships where user_id = $1', [USERS.subjectA.id])).toHaveLength(0);
     // Removing someone who is not a member is a 404, not a silent success.
     expect((await post('admin', `/groups/${GROUPS.A.id}/members/${USERS.memberB.id}/remove`, {})).status).toBe(404);
+  });
+
+  it('a member who is removed stops owning the group\'s records: they become unassigned, logged, and said so', async () => {
+    // subjectA owns group A's lead and client (one of each trashed too); they also work in group B.
+    await q(`insert into memberships (user_id, group_id, role) values ($1, $2, 'member')`, [USERS.subjectA.id, GROUPS.B.id]);
+    await q(`update leads set owner_id = $1 where id = $2`, [USERS.subjectA.id, RECORDS.lead.B]);
+    const owned = async () => (await q(`select 'lead' || id as r from leads where owner_id = $1 union all select 'client' || id from clients where owner_id = $1 order by 1`, [USERS.subjectA.id])).map((r) => r.r);
+    expect(await owned()).toEqual(['client1', 'client3', 'lead1', 'lead2', 'lead3'].sort());
+    const before = (await q(`select updated_at from leads where id = $1`, [RECORDS.lead.A]))[0].updated_at;
+
+    const res = await post('admin', `/groups/${GROUPS.A.id}/members/${USERS.subjectA.id}/remove`, {});
+    expect(res.status).toBe(303);
+    expect((await agents.admin.get(res.headers.location!)).text).toContain('Member removed. 4 records they owned here are now unassigned.');
+    // Group B's lead is still theirs; group A's records (the trash too) belong to no one.
+    expect(await owned()).toEqual(['lead2']);
+    expect(await q(`select owner_id from leads where id = any($1) and owner_id is not null`, [[RECORDS.lead.A, RECORDS.trashedLead.A]])).toEqual([]);
+    // Each record's history says who was owner and who removed them; the API's version (updated_at) moved.
+    const [entry] = await q(`select actor_id, action, data from activities where lead_id = $1 order by id desc limit 1`, [RECORDS.lead.A]);
+    expect(entry).toEqual({ actor_id: USERS.admin.id, action: 'updated', data: { changes: { ownerId: [expect.any(String), null] } } });
+    expect((await q(`select count(*)::int as n from activities where client_id = $1 and action = 'updated'`, [RECORDS.client.A]))[0].n).toBe(1);
+    expect((await q(`select updated_at from leads where id = $1`, [RECORDS.lead.A]))[0].updated_at.valueOf()).toBeGreaterThan(before.valueOf());
+    // The lead's page shows it unassigned, and the change in its timeline.
+    const page = await agents.managerA.get(`/leads/${RECORDS.lead.A}`);
+    expect(page.text).toMatch(/Owner<\/span>:\s*[^<]+ → —/);
+    // Someone who owns nothing there: the plain message.
+    await q(`insert into memberships (user_id, group_id, role) values ($1, $2, 'member')`, [USERS.noGroup.id, GROUPS.A.id]);
+    const plain = await post('admin', `/groups/${GROUPS.A.id}/members/${USERS.noGroup.id}/remove`, {});
+    expect((await agents.admin.get(plain.headers.location!)).text).toContain('Member removed.</');
   });
 
   it('deletes a group only when its name is typed back exactly', async () => {

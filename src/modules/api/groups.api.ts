@@ -127,7 +127,7 @@ export function groupsApi(api: ApiRouter, services: Services) {
 
   api.add(
     {
-      method: 'delete', path: '/api/v1/groups/:id/members/:userId', operationId: 'removeGroupMember', tag: 'Groups', summary: 'Remove a member (admins)', guard: requireUser,
+      method: 'delete', path: '/api/v1/groups/:id/members/:userId', operationId: 'removeGroupMember', tag: 'Groups', summary: 'Remove a member (admins); the leads and clients they own in the group become unassigned', guard: requireUser,
       ok: { status: 204, description: 'Removed' }, errors: [404],
     },
     async (req) => {

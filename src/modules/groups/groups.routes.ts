@@ -107,8 +107,8 @@ export function groupsRoutes(services: Services): Router {
 
   r.post('/groups/:id/members/:userId/remove', requireUser, async (req, res) => {
     const id = gid(req);
-    await groups.removeMember(req.actor!, id, idParam(req.params.userId));
-    flash(req, 'success', 'groups.memberRemoved');
+    const unassigned = await groups.removeMember(req.actor!, id, idParam(req.params.userId));
+    flash(req, 'success', unassigned ? 'groups.memberRemovedUnassigned' : 'groups.memberRemoved', { count: unassigned });
     res.redirect(303, `/groups/${id}`);
   });
 

@@ -117,9 +117,15 @@ export function createGroupsService(deps: { database: Database; dataKinds: Group
       if (!(await repo.setRole(db, id, userId, role))) throw new NotFoundError();
     },
 
+    /** Removes a member; the records they owned in the group become unassigned. Returns how many did. */
     async removeMember(actor: Actor, id: number, userId: number) {
       await load(actor, id, 'groups.manage');
-      if (!(await repo.removeMember(db, id, userId))) throw new NotFoundError();
+      return db.transaction(async (tx) => {
+        if (!(await repo.removeMember(tx, id, userId))) throw new NotFoundError();
+        let unassigned = 0;
+        for (const k of deps.dataKinds) unassigned += await k.unassign(tx, id, userId, actor.id);
+        return unassigned;
+      });
     },
   };
 }
