@@ -59,7 +59,7 @@ await new Promise((r) => setTimeout(r, 1500));
 const answers = result.ok + result.bad;
 const perRequest = (await xacts()) - xactsBefore - 1;
 await stats.end();
-process.stdout.write(`${target}${values.search ? '?q=(a new term each time)' : values.fresh ? '&createdTo=(a new date each time)' : ''} as ${values.as}: ${result.rps.toFixed(0)} req/s, p95 ${result.p95.toFixed(0)} ms, ${(perRequest / answers).toFixed(2)} database transactions per request\n`);
+process.stdout.write(`${target}${values.search ? '?q=(a new term each time)' : values.fresh ? ' with createdTo=(a new date each time)' : ''} as ${values.as}: ${result.rps.toFixed(0)} req/s, p95 ${result.p95.toFixed(0)} ms, ${(perRequest / answers).toFixed(2)} database transactions per request\n`);
 process.stdout.write(`CPU per request: app ${((1000 * appCpu) / answers).toFixed(1)} ms (with the profiler), PostgreSQL ${((1000 * pgCpu) / answers).toFixed(1)} ms\n`);
 child.kill('SIGINT');
 await new Promise((r) => child.once('exit', r));

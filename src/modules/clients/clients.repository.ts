@@ -136,14 +136,13 @@ async function listPage(db: DbOrTx, actor: Actor, q: ClientListQuery, where: SQL
 
 export const clientsRepository = {
   /**
-   * One page and the (capped) total; no query at all when the same page was read since anything in its groups or
-   * any name changed (memoizedPage).
+   * One page and the (capped) total; no query at all when this process read the same page within a minute and
+   * nothing in its groups and no name changed since (memoizedPage).
    */
-  list(db: DbOrTx, actor: Actor, q: ClientListQuery, opts: ListOptions = {}) {
+  async list(db: DbOrTx, actor: Actor, q: ClientListQuery, opts: ListOptions = {}) {
     const where = clientWhere(actor, q);
     // Keyed by the whole query too (its paging and order are not in `where`).
-    const query = JSON.stringify([q, opts.deep ?? false]);
-    return memoizedPage(db, 'clients', where, namedScopeRevision(actor), () => listPage(db, actor, q, where, opts), query);
+    return memoizedPage(db, 'clients', where, namedScopeRevision(actor), () => listPage(db, actor, q, where, opts), JSON.stringify(q), opts.deep);
   },
   async count(db: DbOrTx, actor: Actor, f: ClientFilters) {
     const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(clients).where(clientWhere(actor, f));

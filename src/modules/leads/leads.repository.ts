@@ -235,7 +235,7 @@ async function listPage(db: DbOrTx, actor: Actor, q: LeadListQuery, where: SQL, 
       .orderBy(sql.raw(`u.k ${q.dir}, u.id ${q.dir}`)).limit(q.perPage).offset(skip);
   };
   // "Stale" also moves with the clock: its count, like the dashboard's figure it comes from, is then up to a
-  // minute old (the memo's lifetime) when nothing in scope changed; the rows shown are read fresh.
+  // minute old (the memo's lifetime) when nothing in scope changed; its rows are read every time (list).
   const count = cappedCount(db, leads, where, scopeRevision(actor));
   // Next/prev links name the row to continue from (keyset): no OFFSET, however deep. (rows() puts a page read
   // backwards into the list's order.)
@@ -251,16 +251,16 @@ async function listPage(db: DbOrTx, actor: Actor, q: LeadListQuery, where: SQL, 
 
 export const leadsRepository = {
   /**
-   * One page and the (capped) total, in two queries whatever the page size (no query per row); none when the
-   * same page was read since anything in its groups or any name changed (memoizedPage; not "stale", which moves
-   * with the clock).
+   * One page and the (capped) total, in two queries whatever the page size (no query per row); none when this
+   * process read the same page within a minute and nothing in its groups and no name changed since
+   * (memoizedPage; not "stale", which moves with the clock).
    */
-  list(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: ListOptions = {}) {
+  async list(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: ListOptions = {}) {
     const where = leadFilters(actor, q);
     const revision = q.stale ? undefined : namedScopeRevision(actor);
     // Keyed by the whole query too (its paging and order are not in `where`).
-    const query = JSON.stringify([q, opts.deep ?? false]);
-    return memoizedPage(db, 'leads', where, revision, () => (q.q ? searchPage(db, actor, q, where, opts) : listPage(db, actor, q, where, opts)), query);
+    const page = () => (q.q ? searchPage(db, actor, q, where, opts) : listPage(db, actor, q, where, opts));
+    return memoizedPage(db, 'leads', where, revision, page, JSON.stringify(q), opts.deep);
   },
 
   /** A lead with its group and owner names, if the actor's scope includes it (else undefined → 404). */

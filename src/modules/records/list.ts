@@ -46,19 +46,30 @@ function queryMemo(opts: { ttlMs: number; maxEntries: number }) {
 
 /**
  * Counts (even capped, most of a first page's database time: 1.7 ms for 10,001 index entries against 0.3 ms for
- * the page) and a text search's page of ids (every match is read from the heap to be counted and sorted): the
- * same lists and searches are opened again and again between changes.
+ * the page): the same lists are opened again and again between changes, and a list's count serves all its pages.
  */
 export const memoizedQuery = queryMemo({ ttlMs: 60_000, maxEntries: 2_000 });
 
+const pages = queryMemo({ ttlMs: 60_000, maxEntries: 300 });
+
 /**
- * A list's whole page (rows, count, keyset): going back to a list, or reloading it, shows the same page while
- * nothing in its groups or names changed, without its statement (planning alone was 0.65 ms of a member's
- * filtered page's 0.95 ms in PostgreSQL). Fewer entries than memoizedQuery's: a page of 25 leads takes about
- * 25 KiB of heap (measured), so 300 pages take 7.5 MiB, 30 MiB if all held 100 rows. The rows are shared between
- * requests: callers must not change them.
+ * A list's whole page (rows, count, keyset) by memoizedQuery's rules: going back to a list, reloading it or
+ * opening a colleague's link shows the same page while nothing in its groups and no name changed (within a
+ * minute, in this process), without its statements (planning alone was 0.65 ms of a member's filtered page's
+ * 0.95 ms in PostgreSQL). Fewer entries than memoizedQuery's: a page of 25 leads takes about 25 KiB of heap
+ * (measured), so 300 pages take 7.5 MiB, 30 MiB if all held 100 rows. Not the API's deep paging (`deep`): an
+ * integration reading every page would push everyone's pages out. The page is frozen, rows included: it is shared
+ * between requests, and a caller that changed it would change what others see.
  */
-export const memoizedPage = queryMemo({ ttlMs: 60_000, maxEntries: 300 });
+export function memoizedPage<T extends { items: object[] }>(db: DbOrTx, kind: string, where: SQL, revision: string | undefined, compute: () => Promise<T>, extra: string, deep?: boolean): Promise<T> {
+  if (deep) return compute();
+  return pages(db, kind, where, revision, async () => {
+    const page = await compute();
+    for (const row of page.items) Object.freeze(row);
+    Object.freeze(page.items);
+    return Object.freeze(page);
+  }, extra);
+}
 
 /**
  * The number of rows matching `where`, counted up to `cap` + 1 (capped: more than `cap`), reused under

@@ -32,13 +32,18 @@ export function namedScopeRevision(actor: Actor, groupIds?: number[]): string | 
 /**
  * A value per key, recomputed when the revision it was computed under moves or after `ttlMs`. Per process:
  * every request brings the current revision from PostgreSQL, so no process serves a value older than a change.
- * Misses for the same key and revision share one computation; the oldest entry goes past `maxEntries`.
+ * Misses for the same key and revision share one computation; past `maxEntries` the least recently used goes.
  */
 export function revisionMemo<T>(opts: { ttlMs: number; maxEntries: number }) {
   const entries = new Map<string, { revision: string; at: number; value: Promise<T> }>();
   return (key: string, revision: string, compute: () => Promise<T>, now = Date.now()): Promise<T> => {
     const hit = entries.get(key);
-    if (hit && hit.revision === revision && now - hit.at < opts.ttlMs) return hit.value;
+    if (hit && hit.revision === revision && now - hit.at < opts.ttlMs) {
+      // Used again: last to go (least recently used first).
+      entries.delete(key);
+      entries.set(key, hit);
+      return hit.value;
+    }
     const value = compute();
     entries.delete(key);
     if (entries.size >= opts.maxEntries) entries.delete(entries.keys().next().value!);
