@@ -37,11 +37,21 @@ function queryMemo(opts: { ttlMs: number; maxEntries: number }) {
   const memos = new WeakMap<DbOrTx, ReturnType<typeof revisionMemo<unknown>>>();
   return <T>(db: DbOrTx, kind: string, where: SQL, revision: string | undefined, compute: () => Promise<T>, extra = ''): Promise<T> => {
     if (revision === undefined) return compute();
-    const { sql: text, params } = dialect.sqlToQuery(where);
     let memo = memos.get(db);
     if (!memo) memos.set(db, (memo = revisionMemo<unknown>(opts)));
-    return memo(`${kind}|${text}|${JSON.stringify(params)}|${extra}`, revision, compute) as Promise<T>;
+    return memo(`${kind}|${rendered(where)}|${extra}`, revision, compute) as Promise<T>;
   };
+}
+
+/** A condition as SQL text with its parameters, rendered once: a list's page and its count key on the same one. */
+const renderings = new WeakMap<SQL, string>();
+function rendered(where: SQL) {
+  let text = renderings.get(where);
+  if (text === undefined) {
+    const { sql: query, params } = dialect.sqlToQuery(where);
+    renderings.set(where, (text = `${query}|${JSON.stringify(params)}`));
+  }
+  return text;
 }
 
 /**
