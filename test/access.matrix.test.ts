@@ -52,6 +52,7 @@ const CLASSIFICATION: Classification = {
   'GET /leads/trash': { kind: 'manager' },
   'GET /leads/board': { kind: 'user' },
   'GET /leads/board/column': { kind: 'user' },
+  'GET /leads/owner-options': { kind: 'user' },
   'GET /leads/:id': { kind: 'record', entity: 'lead', act: 'member' },
   'GET /leads/:id/edit': { kind: 'record', entity: 'lead', act: 'member' },
   'POST /leads/:id': { kind: 'record', entity: 'lead', act: 'member' },

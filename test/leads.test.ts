@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GROUPS, USERS, useFixtureSuite, type ActorName } from './helpers/fixture.js';
 
 const f = useFixtureSuite();
@@ -394,6 +394,68 @@ describe('the list', () => {
     expect(await listNames('memberA', 'q=smith')).toEqual([]);
     expect(await listNames('memberA', 'q=smith&converted=1')).toEqual(['Smith Anna']);
     expect(await listNames('memberA', 'status=converted')).toEqual(['Smith Anna']);
+  });
+});
+
+describe('an owner filter too long for one select', () => {
+  /** The owner select's options as value:label. */
+  const optionsOf = (html: string) =>
+    [.../<select[^>]*name="owner"[\s\S]*?<\/select>/.exec(html)![0].matchAll(/<option value="([^"]*)"[^>]*>([^<]*)</g)].map((m) => `${m[1]}:${m[2]}`);
+  const find = async (actor: ActorName, text: string, owner = '') => {
+    const res = await f.agents[actor].get(`/leads/owner-options?find=${encodeURIComponent(text)}&owner=${owner}`);
+    expect(res.status).toBe(200);
+    const body = res.body as { html: string; status: string };
+    return { people: [...body.html.matchAll(/<option value="(\d+)"[^>]*>([^<]*)</g)].map((m) => m[2]), html: body.html, status: body.status };
+  };
+
+  beforeEach(async () => {
+    // 60 more people in group A (Ёлкина 1…3 among them), 5 in group B.
+    await q(`insert into users (email, name, password_hash, role, active)
+             select 'p' || i || '@example.com', case when i <= 3 then 'Ёлкина ' || i else 'Person ' || lpad(i::text, 2, '0') end, 'x', 'user', true
+             from generate_series(1, 60) i`);
+    await q(`insert into memberships (group_id, user_id, role) select $1, id, 'member' from users where email like 'p%@example.com'`, [GROUPS.A.id]);
+    await q(`insert into users (email, name, password_hash, role, active) select 'b' || i || '@example.com', 'Outsider ' || i, 'x', 'user', true from generate_series(1, 5) i`);
+    await q(`insert into memberships (group_id, user_id, role) select $1, id, 'member' from users where email like 'b%@example.com'`, [GROUPS.B.id]);
+  });
+
+  // The fixture restarts the ids at 101 before each test: these people go after it.
+  afterEach(async () => {
+    await q('delete from users where id > 100');
+  });
+
+  it('sends the chosen owner only, with a box to find the others; a short one stays a whole select', async () => {
+    const page = (await f.agents.memberA.get('/leads')).text;
+    expect(optionsOf(page)).toEqual([':Any', 'me:Me', 'none:Unassigned']);
+    expect(page).toContain('id="f-owner-find"');
+    expect(page).toMatch(/6\d people: type a name or email/);
+    const [chosen] = await q(`select id from users where email = 'p42@example.com'`);
+    expect(optionsOf((await f.agents.memberA.get(`/leads?owner=${chosen.id}`)).text)).toEqual([':Any', 'me:Me', 'none:Unassigned', `${chosen.id}:Person 42`]);
+    // The client list has the same filter.
+    expect(optionsOf((await f.agents.memberA.get(`/clients?owner=${chosen.id}`)).text)).toEqual([':Any', 'me:Me', 'none:Unassigned', `${chosen.id}:Person 42`]);
+    // Group B's 7 people fit in one select, and no box.
+    const b = (await f.agents.memberB.get('/leads')).text;
+    expect(optionsOf(b)).toHaveLength(3 + 7);
+    expect(b).not.toContain('f-owner-find');
+  });
+
+  it('finds people by name or email, ignoring case and ё, within the actor\'s groups only, 30 at a time', async () => {
+    expect((await find('memberA', 'елкина')).people).toEqual(['Ёлкина 1', 'Ёлкина 2', 'Ёлкина 3']);
+    expect((await find('memberA', 'P17@EXAMPLE')).people).toEqual(['Person 17']);
+    expect((await find('memberA', 'outsider')).people).toEqual([]);
+    expect((await find('memberA', 'outsider')).status).toBe('0 people found.');
+    expect((await find('admin', 'outsider')).people).toHaveLength(5);
+    const broad = await find('memberA', 'person');
+    expect(broad.people).toHaveLength(30);
+    expect(broad.status).toBe('57 people found.');
+    expect(broad.html).toContain('27 more: type more letters');
+    // The chosen owner stays among the options (and chosen), whatever is typed.
+    const [chosen] = await q(`select id from users where email = 'p59@example.com'`);
+    const kept = await find('memberA', 'ёлкина', String(chosen.id));
+    expect(kept.people).toEqual(['Ёлкина 1', 'Ёлкина 2', 'Ёлкина 3', 'Person 59']);
+    expect(kept.html).toContain(`<option value="${chosen.id}" selected>`);
+    // Russian.
+    const ru = await f.agents.memberA.get('/leads/owner-options?find=person').set('Accept-Language', 'ru');
+    expect(ru.body.status).toBe('Найдено 57 человек.');
   });
 });
 

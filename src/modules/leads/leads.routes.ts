@@ -17,6 +17,7 @@ import { LEAD_STATUSES } from '../../db/schema/index.js';
 import { z } from 'zod';
 
 const statusInput = z.object({ status: z.enum(EDITABLE_STATUSES, 'validation.invalid') });
+const ownerFindQuery = z.object({ find: z.string().max(200).catch(''), owner: z.string().max(20).catch('') });
 const boardQuery = z.object({ group: z.coerce.number().int().positive().optional().catch(undefined) });
 // A column pages up to its count's cap ("10,000+"), as the list does: an OFFSET deeper reads every row it skips.
 const boardColumnQuery = boardQuery.extend({ status: z.enum(BOARD_STATUSES), offset: z.coerce.number().int().min(0).max(COUNT_CAP).catch(0) });
@@ -44,12 +45,24 @@ export function leadsRoutes(services: Services): Router {
 
   r.get('/leads', requireUser, async (req, res) => {
     const q = leadListQuery.parse(req.query);
-    const [{ items, total, capped, keyset }, choices] = await Promise.all([leads.list(req.actor!, q), leads.formOptions(req.actor!)]);
+    const [{ items, total, capped, keyset }, choices, ownerFilter] = await Promise.all([
+      leads.list(req.actor!, q), leads.formOptions(req.actor!), leads.ownerFilter(req.actor!, q.owner),
+    ]);
     const page = toPage(items, total, q, '/leads', req.query, capped, { keyset });
     const sortHref = (key: string) => queryHref('/leads', req.query, { sort: key, dir: q.sort === key && q.dir === 'desc' ? 'asc' : 'desc' });
-    const locals = { q, page, sortHref, ...choices, ...constants, query: req.query, exportHref: null };
+    const locals = { q, page, sortHref, ...choices, ownerFilter, ...constants, query: req.query, exportHref: null };
     // htmx swaps only the results when a filter changes; the URL (with every filter) is pushed by the form.
     res.render(req.get('HX-Request') && req.get('HX-Target') === 'lead-results' ? 'leads/_results.njk' : 'leads/index', locals);
+  });
+
+  // The owner filter's people found by typing, when they are too many for one select (lead and client lists):
+  // the select's new options and a line for screen readers (public/js/owner-find.js).
+  r.get('/leads/owner-options', requireUser, async (req, res) => {
+    const { find, owner } = ownerFindQuery.parse(req.query);
+    const { people, total, more } = await leads.findOwners(req.actor!, find, owner);
+    const html = await new Promise<string>((resolve, reject) =>
+      res.render('records/_owner-options.njk', { people, selected: owner, more }, (err, out) => (err ? reject(err) : resolve(out))));
+    res.json({ html, status: res.locals.t('leads.ownerFindStatus', { count: total }) });
   });
 
   r.get('/leads/new', requireUser, async (req, res) => {

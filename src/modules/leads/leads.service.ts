@@ -13,6 +13,15 @@ import type { ConvertInput, LeadInput, LeadListQuery } from './leads.schemas.js'
 import type { Notifier } from '../notifications/notifications.service.js';
 
 export const TRASH_DAYS = 30;
+/**
+ * An owner filter longer than this is not sent as one select (500 people were 22.7 KB of an admin's 39.8 KB client
+ * list page, and a hard list to scroll): the select holds anyone, me, unassigned and the chosen person, and people
+ * are found by typing (findOwners, public/js/owner-find.js), at most OWNER_FIND_LIMIT at a time.
+ */
+export const OWNER_SELECT_MAX = 50;
+export const OWNER_FIND_LIMIT = 30;
+/** Text compared the way people type it: letter case and ё/е do not matter. */
+const folded = (s: string) => s.toLowerCase().replaceAll('ё', 'е');
 const TRACKED: (keyof Lead)[] = ['firstName', 'lastName', 'email', 'phone', 'company', 'source', 'status', 'value', 'description', 'ownerId', 'groupId'];
 
 export interface LeadsDeps {
@@ -42,7 +51,7 @@ export function createLeadsService(deps: LeadsDeps) {
     for (const p of people) named.set(p.name.toLowerCase(), (named.get(p.name.toLowerCase()) ?? 0) + 1);
     const labels = new Map(people.map((p) => [p.id, named.get(p.name.toLowerCase())! > 1 ? `${p.name} (${p.email})` : p.name]));
     const owners = rows.map((o) => ({ id: o.id, name: o.name, groupId: o.groupId, label: labels.get(o.id)! }));
-    const ownerChoices = people.map((o) => ({ id: o.id, name: o.name, label: labels.get(o.id)! }));
+    const ownerChoices = people.map((o) => ({ id: o.id, name: o.name, label: labels.get(o.id)!, search: folded(`${o.name} ${o.email}`) }));
     return { groups: groupList, owners, ownerChoices };
   }
 
@@ -76,6 +85,31 @@ export function createLeadsService(deps: LeadsDeps) {
 
     /** The group switcher's groups: an admin's come from the cache of choices (no query per dashboard view). */
     groupChoices: async (actor: Actor) => (actor.isAdmin ? (await choices(actor)).groups : groupChoices(actor)),
+
+    /**
+     * The owner filter of a list page: its people (all of them, or only the chosen one when they are too many
+     * for one select: OWNER_SELECT_MAX) and whether the page offers to find people by typing.
+     */
+    async ownerFilter(actor: Actor, selected: unknown) {
+      const { ownerChoices } = await choices(actor);
+      const find = ownerChoices.length > OWNER_SELECT_MAX;
+      return { find, people: find ? ownerChoices.filter((o) => String(o.id) === String(selected)) : ownerChoices };
+    },
+
+    /**
+     * The owner filter's people whose name or email contains `text`, in name order, at most OWNER_FIND_LIMIT; how
+     * many matched, and how many of those are not shown. The chosen person (`selected`) is always among them, so
+     * the filter shown stays chosen.
+     */
+    async findOwners(actor: Actor, text: string, selected: unknown) {
+      const { ownerChoices } = await choices(actor);
+      const needle = folded(text.trim());
+      const matches = needle ? ownerChoices.filter((o) => o.search.includes(needle)) : ownerChoices;
+      const people = matches.slice(0, OWNER_FIND_LIMIT);
+      const chosen = ownerChoices.find((o) => String(o.id) === String(selected));
+      if (chosen && !people.includes(chosen)) people.push(chosen);
+      return { people, total: matches.length, more: Math.max(0, matches.length - OWNER_FIND_LIMIT) };
+    },
 
     /** Groups the actor can file a lead in, and their members as possible owners. */
     async formOptions(actor: Actor) {
