@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import request from 'supertest';
 import { createTestApp, resetDatabase, tokenFor, type Agent, type TestApp } from './helpers/app.js';
+import { bearer, tokenOf } from './helpers/api.js';
 import { GROUPS, RECORDS, USERS, loginActors, restoreFixture, type ActorName } from './helpers/fixture.js';
 
 let t: TestApp;
@@ -96,13 +97,24 @@ describe('groups (admins)', () => {
     expect(await owned()).toEqual(['lead2']);
     expect(await q(`select owner_id from leads where id = any($1) and owner_id is not null`, [[RECORDS.lead.A, RECORDS.trashedLead.A]])).toEqual([]);
     // Each record's history says who was owner and who removed them; the API's version (updated_at) moved.
+    const [{ name: formerOwner }] = await q('select name from users where id = $1', [USERS.subjectA.id]);
     const [entry] = await q(`select actor_id, action, data from activities where lead_id = $1 order by id desc limit 1`, [RECORDS.lead.A]);
-    expect(entry).toEqual({ actor_id: USERS.admin.id, action: 'updated', data: { changes: { ownerId: [expect.any(String), null] } } });
-    expect((await q(`select count(*)::int as n from activities where client_id = $1 and action = 'updated'`, [RECORDS.client.A]))[0].n).toBe(1);
+    expect(entry).toEqual({ actor_id: USERS.admin.id, action: 'updated', data: { changes: { ownerId: [formerOwner, null] } } });
+    const [clientEntry] = await q(`select data from activities where client_id = $1 and action = 'updated'`, [RECORDS.client.A]);
+    expect(clientEntry.data).toEqual({ changes: { ownerId: [formerOwner, null] } });
     expect((await q(`select updated_at from leads where id = $1`, [RECORDS.lead.A]))[0].updated_at.valueOf()).toBeGreaterThan(before.valueOf());
     // The lead's page shows it unassigned, and the change in its timeline.
     const page = await agents.managerA.get(`/leads/${RECORDS.lead.A}`);
-    expect(page.text).toMatch(/Owner<\/span>:\s*[^<]+ → —/);
+    expect(page.text).toMatch(new RegExp(`Owner</span>:\\s*${formerOwner} → —`));
+    // The client's timeline too, in Russian.
+    const clientPage = await agents.managerA.get(`/clients/${RECORDS.client.A}`).set('Accept-Language', 'ru');
+    expect(clientPage.text).toMatch(new RegExp(`Ответственный</span>:\\s*${formerOwner} → —`));
+    // Through the API, the same: the member's records there are unassigned.
+    await q(`insert into memberships (user_id, group_id, role) values ($1, $2, 'member')`, [USERS.subjectA.id, GROUPS.A.id]);
+    await q(`update clients set owner_id = $1 where id = $2`, [USERS.subjectA.id, RECORDS.client.A]);
+    const token = await tokenOf(t.services, 'admin');
+    expect((await bearer(t.app, token).delete(`/api/v1/groups/${GROUPS.A.id}/members/${USERS.subjectA.id}`)).status).toBe(204);
+    expect(await q('select id from clients where owner_id = $1', [USERS.subjectA.id])).toEqual([]);
     // Someone who owns nothing there: the plain message.
     await q(`insert into memberships (user_id, group_id, role) values ($1, $2, 'member')`, [USERS.noGroup.id, GROUPS.A.id]);
     const plain = await post('admin', `/groups/${GROUPS.A.id}/members/${USERS.noGroup.id}/remove`, {});

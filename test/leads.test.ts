@@ -457,6 +457,20 @@ describe('an owner filter too long for one select', () => {
     const ru = await f.agents.memberA.get('/leads/owner-options?find=person').set('Accept-Language', 'ru');
     expect(ru.body.status).toBe('Найдено 57 человек.');
   });
+
+  it('names one person to pick (the first found, never the chosen one that does not match), escaped', async () => {
+    const [p5] = await q(`update users set name = 'Person <b>05</b>' where email = 'p5@example.com' returning id`);
+    const found = await f.agents.memberA.get('/leads/owner-options?find=<b>');
+    expect(found.body.first).toBe(p5.id);
+    expect(found.body.html).toContain('>Person &lt;b&gt;05&lt;/b&gt;</option>');
+    expect(found.body.html).not.toContain('<b>');
+    const [chosen] = await q(`select id from users where email = 'p42@example.com'`);
+    const none = await f.agents.memberA.get(`/leads/owner-options?find=nobody&owner=${chosen.id}`);
+    expect(none.body.first).toBeNull();
+    expect(none.body.html).toContain(`<option value="${chosen.id}" selected>Person 42</option>`);
+    // A very long text is cut, not taken as nothing (which would list everyone).
+    expect((await f.agents.memberA.get(`/leads/owner-options?find=${'z'.repeat(500)}`)).body.first).toBeNull();
+  });
 });
 
 describe('owner choices follow the directory', () => {

@@ -159,6 +159,44 @@ describe.skipIf(inject('embedded'))('upgrade migrations (skipped on embedded PGl
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  // Before 0014, removing a member left them owner of the group's records.
+  it('0014 unassigns records whose owner left their group, with an edit in each history; members keep theirs', async () => {
+    const at = await databaseAt('0013_directory_email');
+    const logger = createLogger('silent');
+    try {
+      const old = new pg.Client({ connectionString: at.url });
+      await old.connect();
+      await old.query(`insert into users (id, email, name, password_hash, role) overriding system value
+                       values (1, 'stays@example.com', 'Stays', 'x', 'user'), (2, 'left@example.com', 'Left Early', 'x', 'user')`);
+      await old.query(`insert into groups (id, name) overriding system value values (1, 'A'), (2, 'B')`);
+      // "Left Early" left group A but is still in B.
+      await old.query(`insert into memberships (user_id, group_id, role) values (1, 1, 'member'), (2, 2, 'member')`);
+      await old.query(`insert into leads (id, group_id, owner_id, last_name, status, deleted_at) overriding system value
+                       values (1, 1, 1, 'Kept', 'new', null), (2, 1, 2, 'Orphaned', 'new', null), (3, 1, 2, 'Trashed', 'lost', now()), (4, 2, 2, 'In B', 'new', null)`);
+      await old.query(`insert into clients (id, group_id, owner_id, name) overriding system value values (1, 1, 2, 'Orphaned client'), (2, 2, 2, 'Client in B')`);
+      await old.end();
+
+      const database = await openDatabase({ databaseUrl: at.url, dataDir: '', poolMax: 2, logger });
+      try {
+        await runMigrations(database, logger);
+        const q = async (text: string) => (await database.pool.query(text)).rows;
+        expect(await q('select id, owner_id from leads order by id')).toEqual([
+          { id: 1, owner_id: 1 }, { id: 2, owner_id: null }, { id: 3, owner_id: null }, { id: 4, owner_id: 2 },
+        ]);
+        expect(await q('select id, owner_id from clients order by id')).toEqual([{ id: 1, owner_id: null }, { id: 2, owner_id: 2 }]);
+        expect(await q('select lead_id, client_id, actor_id, action, data from activities order by lead_id nulls last')).toEqual([
+          { lead_id: 2, client_id: null, actor_id: null, action: 'updated', data: { changes: { ownerId: ['Left Early', null] } } },
+          { lead_id: 3, client_id: null, actor_id: null, action: 'updated', data: { changes: { ownerId: ['Left Early', null] } } },
+          { lead_id: null, client_id: 1, actor_id: null, action: 'updated', data: { changes: { ownerId: ['Left Early', null] } } },
+        ]);
+      } finally {
+        await database.close();
+      }
+    } finally {
+      await at.drop();
+    }
+  });
 });
 
 // An index built CONCURRENTLY (a migration marked NO_TRANSACTION) leaves writes to its table going while it builds.

@@ -46,21 +46,37 @@ describe('an owner filter of many people', () => {
     const finder = p.getByLabel('Find an owner by name or email');
     // Only anyone, me and unassigned until something is typed.
     expect(await owner.locator('option').allTextContents()).toEqual(['Any', 'Me', 'Unassigned']);
+    // Requests for the list (htmx refilters): typing must make none.
+    const listRequests: string[] = [];
+    p.on('request', (r) => { if (new URL(r.url()).pathname === '/leads') listRequests.push(r.url()); });
+    // Enter in the empty box picks nobody.
+    await finder.press('Enter');
     await finder.pressSequentially('елкина', { delay: 20 });
     await expect.poll(() => owner.locator('option').allTextContents()).toEqual(['Any', 'Me', 'Unassigned', 'Ёлкина Анна', 'Ёлкина Вера']);
     await expect.poll(() => p.locator('#f-owner-find-status').textContent()).toBe('2 people found.');
     // Typing did not filter the list; choosing does.
+    expect(listRequests).toEqual([]);
     expect(await names(p)).toHaveLength(3);
     await owner.selectOption({ label: 'Ёлкина Вера' });
     await expect.poll(() => names(p)).toEqual(['Лид Веры']);
     expect(new URL(p.url()).searchParams.get('owner')).toMatch(/^\d+$/);
 
-    // Enter takes the first person found.
+    // Nobody found: Enter changes nothing, and the chosen owner stays chosen.
+    await finder.fill('');
+    await finder.pressSequentially('nobody', { delay: 20 });
+    await finder.press('Enter');
+    await expect.poll(() => p.locator('#f-owner-find-status').textContent()).toBe('0 people found.');
+    expect(await owner.locator('option:checked').textContent()).toBe('Ёлкина Вера');
+    expect(await names(p)).toEqual(['Лид Веры']);
+
+    // Enter takes the first person found; the down arrow goes to the select.
     await finder.fill('');
     await finder.pressSequentially('person 07', { delay: 20 });
     await finder.press('Enter');
     await expect.poll(() => names(p)).toEqual(['Lead of Seven']);
     expect(await owner.locator('option:checked').textContent()).toBe('Person 07');
+    await finder.press('ArrowDown');
+    expect(await p.evaluate(() => document.activeElement?.id)).toBe('f-owner');
 
     // Reloaded, the page keeps the chosen owner in the select.
     await p.reload();

@@ -121,6 +121,9 @@ export function createGroupsService(deps: { database: Database; dataKinds: Group
     async removeMember(actor: Actor, id: number, userId: number) {
       await load(actor, id, 'groups.manage');
       return db.transaction(async (tx) => {
+        // Their records first, then the membership: an edit holding one of the records takes the membership's key
+        // share next (checkOwner), which the membership's deletion would be holding (see GroupDataKind.lockOwned).
+        for (const k of deps.dataKinds) await k.lockOwned(tx, id, userId);
         if (!(await repo.removeMember(tx, id, userId))) throw new NotFoundError();
         let unassigned = 0;
         for (const k of deps.dataKinds) unassigned += await k.unassign(tx, id, userId, actor.id);

@@ -291,10 +291,14 @@ export const leadsRepository = {
     return row!;
   },
 
-  /** Is the user a member of the group (owners must be)? */
+  /**
+   * Is the user a member of the group (owners must be)? The membership stays locked (key share) until the
+   * transaction ends: removing the member waits for this edit, then unassigns what it gave them.
+   */
   async isMember(db: DbOrTx, groupId: number, userId: number) {
-    const row = await db.query.memberships.findFirst({ where: and(eq(memberships.groupId, groupId), eq(memberships.userId, userId)), columns: { userId: true } });
-    return !!row;
+    const rows = await db.select({ userId: memberships.userId }).from(memberships)
+      .where(and(eq(memberships.groupId, groupId), eq(memberships.userId, userId))).for('key share');
+    return rows.length > 0;
   },
 
   /** Members of the given groups, for owner selects and the owner filter. */

@@ -17,7 +17,7 @@ import { LEAD_STATUSES } from '../../db/schema/index.js';
 import { z } from 'zod';
 
 const statusInput = z.object({ status: z.enum(EDITABLE_STATUSES, 'validation.invalid') });
-const ownerFindQuery = z.object({ find: z.string().max(200).catch(''), owner: z.string().max(20).catch('') });
+const ownerFindQuery = z.object({ find: z.string().catch('').transform((s) => s.slice(0, 200)), owner: z.string().max(20).catch('') });
 const boardQuery = z.object({ group: z.coerce.number().int().positive().optional().catch(undefined) });
 // A column pages up to its count's cap ("10,000+"), as the list does: an OFFSET deeper reads every row it skips.
 const boardColumnQuery = boardQuery.extend({ status: z.enum(BOARD_STATUSES), offset: z.coerce.number().int().min(0).max(COUNT_CAP).catch(0) });
@@ -56,13 +56,14 @@ export function leadsRoutes(services: Services): Router {
   });
 
   // The owner filter's people found by typing, when they are too many for one select (lead and client lists):
-  // the select's new options and a line for screen readers (public/js/owner-find.js).
+  // the select's new options, a line for screen readers and the first person found (Enter takes them), as JSON
+  // (public/js/owner-find.js).
   r.get('/leads/owner-options', requireUser, async (req, res) => {
     const { find, owner } = ownerFindQuery.parse(req.query);
-    const { people, total, more } = await leads.findOwners(req.actor!, find, owner);
+    const { people, total, more, first } = await leads.findOwners(req.actor!, find, owner);
     const html = await new Promise<string>((resolve, reject) =>
       res.render('records/_owner-options.njk', { people, selected: owner, more }, (err, out) => (err ? reject(err) : resolve(out))));
-    res.json({ html, status: res.locals.t('leads.ownerFindStatus', { count: total }) });
+    res.json({ html, status: res.locals.t('leads.ownerFindStatus', { count: total }), first });
   });
 
   r.get('/leads/new', requireUser, async (req, res) => {

@@ -98,8 +98,8 @@ export function createLeadsService(deps: LeadsDeps) {
 
     /**
      * The owner filter's people whose name or email contains `text`, in name order, at most OWNER_FIND_LIMIT; how
-     * many matched, and how many of those are not shown. The chosen person (`selected`) is always among them, so
-     * the filter shown stays chosen.
+     * many matched, how many of those are not shown, and the first one's id. The chosen person (`selected`) is
+     * always among them (last, if they do not match), so the filter shown stays chosen.
      */
     async findOwners(actor: Actor, text: string, selected: unknown) {
       const { ownerChoices } = await choices(actor);
@@ -108,7 +108,7 @@ export function createLeadsService(deps: LeadsDeps) {
       const people = matches.slice(0, OWNER_FIND_LIMIT);
       const chosen = ownerChoices.find((o) => String(o.id) === String(selected));
       if (chosen && !people.includes(chosen)) people.push(chosen);
-      return { people, total: matches.length, more: Math.max(0, matches.length - OWNER_FIND_LIMIT) };
+      return { people, total: matches.length, more: Math.max(0, matches.length - OWNER_FIND_LIMIT), first: matches[0]?.id ?? null };
     },
 
     /** Groups the actor can file a lead in, and their members as possible owners. */

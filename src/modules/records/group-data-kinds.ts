@@ -7,18 +7,22 @@ import type { GroupDataKind } from '../groups/group-data.js';
 const ownerInTarget = (table: typeof leads | typeof clients, toGroupId: number) =>
   sql`case when exists (select 1 from memberships m where m.group_id = ${toGroupId} and m.user_id = ${table.ownerId}) then ${table.ownerId} else null end`;
 
+/** The records `userId` owns in the group, locked (see GroupDataKind.lockOwned). */
+const lockOwned = (tx: Tx, table: typeof leads | typeof clients, groupId: number, userId: number) =>
+  tx.execute(sql`select id from ${table} where group_id = ${groupId} and owner_id = ${userId} order by id for update`);
+
 /**
  * Someone who leaves the group stops owning its records (they no longer see them, and an owner must be a member:
  * checkOwner): each becomes unassigned, trashed and converted ones too (a restored record must not come back
- * with an outsider as owner), with an edit in its history by whoever removed them, as an owner change in the
- * form would have (updated_at moves: the API's ETags are made from it). Returns how many.
+ * with an outsider as owner), with an edit in its history by whoever removed them. updated_at moves (the API's
+ * ETags are made from it), not a lead's last activity: nobody worked the lead, and a neglected one stays "stale".
+ * Returns how many.
  */
 async function unassign(tx: Tx, table: typeof leads | typeof clients, groupId: number, userId: number, actorId: number) {
   const attach = table === leads ? sql.raw('lead_id') : sql.raw('client_id');
-  const activity = table === leads ? sql`, last_activity_at = now()` : sql``;
   const result = await tx.execute(sql`
     with released as (
-      update ${table} set owner_id = null, updated_at = now()${activity}
+      update ${table} set owner_id = null, updated_at = now()
       where group_id = ${groupId} and owner_id = ${userId} returning id, group_id)
     insert into ${activities} (group_id, ${attach}, actor_id, action, data)
     select group_id, id, ${actorId}, 'updated', jsonb_build_object('changes', jsonb_build_object('ownerId',
@@ -51,6 +55,7 @@ export const recordGroupDataKinds: GroupDataKind[] = [
       await tx.delete(leads).where(eq(leads.groupId, groupId));
       return stored.map((f) => f.name);
     },
+    lockOwned: (tx, groupId, userId) => lockOwned(tx, leads, groupId, userId).then(() => undefined),
     unassign: (tx, groupId, userId, actorId) => unassign(tx, leads, groupId, userId, actorId),
   },
   {
@@ -63,6 +68,7 @@ export const recordGroupDataKinds: GroupDataKind[] = [
       await tx.delete(clients).where(eq(clients.groupId, groupId));
       return [];
     },
+    lockOwned: (tx, groupId, userId) => lockOwned(tx, clients, groupId, userId).then(() => undefined),
     unassign: (tx, groupId, userId, actorId) => unassign(tx, clients, groupId, userId, actorId),
   },
 ];
