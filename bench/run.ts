@@ -265,11 +265,14 @@ async function main() {
     rotate?: string[];
   }
   const q = (o: Record<string, string | number>) => `?${new URLSearchParams(Object.entries(o).map(([k, v]) => [k, String(v)]))}`;
-  // Each term asked once per run, so the figure is the search itself, not a reused page of it.
   const coldTerms = searchTerms();
-  const coldPaths = coldTerms.map((term) => `/leads${q({ q: term })}`);
-  const filterQuery = { status: 'contacted', owner: String(owner?.owner_id ?? member.id) };
   const freshDates = laterDates();
+  // Each request a search never asked before, so the figure is the search itself, not a reused page of it: the
+  // 1,015 terms come round two or three times in a figure's window, each time with another "created to" date
+  // (after every lead). Until the seventh pass they came round bare, and a memo of 2,000 searches answered most
+  // of the second and third rounds (bench/RESULTS.md, seventh pass).
+  const coldPaths = freshDates.map((d, i) => `/leads${q({ q: coldTerms[i % coldTerms.length]!, createdTo: d })}`);
+  const filterQuery = { status: 'contacted', owner: String(owner?.owner_id ?? member.id) };
   const freshFilterPaths = freshDates.map((d) => `/leads${q({ ...filterQuery, createdTo: d })}`);
   const freshAdminPaths = freshDates.map((d) => `/leads${q({ createdTo: d })}`);
   const allFigures: Figure[] = [
@@ -286,7 +289,7 @@ async function main() {
     { title: 'leads: admin, first page, nothing reused (a new "created to" date each request)', path: freshAdminPaths[0]!, rotate: freshAdminPaths, as: 'admin', sql: leadCase('la1fresh', admin.id, { createdTo: freshDates[0]! }), target: { p95: 150, ratio: 0.5 } },
     { title: 'leads: admin, sorted by owner (all groups)', path: `/leads${q({ sort: 'owner', dir: 'asc' })}`, as: 'admin', sql: leadCase('laowner', admin.id, { sort: 'owner', dir: 'asc' }), target: { p95: 150, ratio: 0.5 } },
     { title: `leads: admin, search "${SEARCH}" (all groups)`, path: `/leads${q({ q: SEARCH })}`, as: 'admin', sql: leadCase('lasearch', admin.id, { q: SEARCH }), target: { p95: 100, ratio: 0.5 } },
-    { title: `leads: member, search, a new term each request (${fmt(coldTerms.length)} in turn)`, path: coldPaths[0]!, rotate: coldPaths, as: 'member', target: { p95: 100 } },
+    { title: `leads: member, search, a new term each request (${fmt(coldTerms.length)} terms, each round with other dates)`, path: coldPaths[0]!, rotate: coldPaths, as: 'member', target: { p95: 100 } },
     { title: `leads: admin, search, a new term each request (all groups)`, path: coldPaths[0]!, rotate: coldPaths, as: 'admin', target: { p95: 100 } },
     { title: 'clients: member, first page', path: '/clients', as: 'member', sql: clientCase('cm1', member.id, {}), target: { ratio: 0.5 } },
     { title: 'clients: admin, first page (all groups)', path: '/clients', as: 'admin', sql: clientCase('ca1', admin.id, {}), target: { ratio: 0.5 } },
@@ -342,7 +345,6 @@ async function main() {
     rows.push({ section: 'http', figure: 'baseline: bare Express route (framework ceiling)', result: expressResult });
     log(`  ${'baseline: bare Express route'.padEnd(58)} ${fmt(expressResult.rps).padStart(7)} req/s  p95 ${ms(expressResult.p95)} ms`);
 
-    const sqlResults = new Map<string, LoadResult>();
     for (const f of figures) {
       const p = await probe(app.url, f.path, sessions[f.as]);
       if (p.status !== 200) {
@@ -355,8 +357,10 @@ async function main() {
       const row: Row = { section: 'http', figure: f.title, result, vsExpress: result.rps / expressResult.rps };
       if (slow.has(`${app.url}${f.path}`)) row.note = `too slow for ${duration} s windows: measured over ${result.ok + result.bad} requests`;
       if (f.sql) {
-        const b = sqlResults.get(f.sql) ?? (await measure(`${sqlServer.url}/case/${f.sql}`));
-        sqlResults.set(f.sql, b);
+        // Measured right after its figure, also when an earlier figure ran the same SQL: the machine's speed moves
+        // within a run (the API's figure once compared with the first page's baseline of nine minutes before: 38%;
+        // alone, 87%).
+        const b = await measure(`${sqlServer.url}/case/${f.sql}`);
         row.baseline = { name: 'same SQL via pg → JSON', result: b };
         row.ratio = result.rps / b.rps;
         if (b.bad) row.note = `the SQL baseline had ${b.bad} bad answers`;
