@@ -66,8 +66,9 @@ export async function restoreFixture(services: Services) {
   await q('delete from memberships');
   for (const [userId, groupId, role] of MEMBERSHIPS) await q('insert into memberships (user_id, group_id, role) values ($1, $2, $3)', [userId, groupId, role]);
   await restoreRecords(services);
-  await q("select setval(pg_get_serial_sequence('users', 'id'), 100)");
-  await q("select setval(pg_get_serial_sequence('groups', 'id'), 100)");
+  // Ids past the fixture's, and past any row an earlier test left behind (a restart at 101 would collide with it).
+  await q("select setval(pg_get_serial_sequence('users', 'id'), greatest(100, (select max(id) from users)))");
+  await q("select setval(pg_get_serial_sequence('groups', 'id'), greatest(100, (select max(id) from groups)))");
 }
 
 /** One signed-in agent per actor (anonymous has none). */
@@ -134,7 +135,8 @@ export interface FixtureSuite extends FixtureApp {
 
 /**
  * The hooks of a file of record tests: one app and the actors signed in for the file; before each test the
- * fixture put back and the records it made removed (plus `beforeEachSql`), so every test makes the rows it needs.
+ * fixture put back, and the records and people an earlier test made removed (plus `beforeEachSql`), so every
+ * test makes the rows it needs.
  */
 export function useFixtureSuite(beforeEachSql: string[] = []): FixtureSuite {
   const tokens = new Map<ActorName, string>();
@@ -150,6 +152,7 @@ export function useFixtureSuite(beforeEachSql: string[] = []): FixtureSuite {
   beforeEach(async () => {
     await restoreFixture(s.t.services);
     await s.q('truncate leads, clients, comments, files, activities, job_outbox restart identity cascade');
+    await s.q('delete from users where id > 100');
     for (const sql of beforeEachSql) await s.q(sql);
   });
   return s;
