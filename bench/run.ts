@@ -273,8 +273,10 @@ async function main() {
   // of the second and third rounds (bench/RESULTS.md, seventh pass).
   const coldPaths = freshDates.map((d, i) => `/leads${q({ q: coldTerms[i % coldTerms.length]!, createdTo: d })}`);
   const filterQuery = { status: 'contacted', owner: String(owner?.owner_id ?? member.id) };
-  const freshFilterPaths = freshDates.map((d) => `/leads${q({ ...filterQuery, createdTo: d })}`);
-  const freshAdminPaths = freshDates.map((d) => `/leads${q({ createdTo: d })}`);
+  /** The lead list with `query`, each request with another "created to" date (the "nothing reused" figures). */
+  const anew = (query: Record<string, string>) => freshDates.map((d) => `/leads${q({ ...query, createdTo: d })}`);
+  const freshFilterPaths = anew(filterQuery);
+  const freshAdminPaths = anew({});
   const allFigures: Figure[] = [
     { title: 'leads: member, first page', path: '/leads', as: 'member', sql: leadCase('lm1', member.id, {}), target: { p95: 50, ratio: 0.5 } },
     { title: `leads: member, deep page (page ${deepPage}, offset ${fmt((deepPage - 1) * 25)})`, path: `/leads${q({ page: deepPage })}`, as: 'member', sql: leadCase('lmdeep', member.id, { page: String(deepPage) }), target: { p95: 50, ratio: 0.5 } },

@@ -1,8 +1,6 @@
 import type pg from 'pg';
 import { copyOut, WriteBatch } from '../../src/modules/exports/copy-out.js';
 
-export { inlineParams } from '../../src/modules/exports/copy-out.js';
-
 /**
  * COPY ... TO STDOUT through a pg client (the app's copyOut), its rows gathered into writes of about 64 KiB as
  * the app's CSV export gathers them (a write per row costs more than the row, and a ceiling should not pay it),

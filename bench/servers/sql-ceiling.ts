@@ -12,7 +12,8 @@ import { leadListQuery } from '../../src/modules/leads/leads.schemas.js';
 import { clientExportQuery, clientsRepository } from '../../src/modules/clients/clients.repository.js';
 import { clientFilters, clientListQuery } from '../../src/modules/clients/clients.schemas.js';
 import { usersRepository } from '../../src/modules/users/users.repository.js';
-import { copyTo, inlineParams } from '../lib/copy-to.js';
+import { inlineParams } from '../../src/modules/exports/copy-out.js';
+import { copyTo } from '../lib/copy-to.js';
 
 export interface SqlCase {
   name: string;

@@ -83,10 +83,26 @@ export async function loginActors(app: Express): Promise<Record<ActorName, Agent
   return agents;
 }
 
+/**
+ * Every record table emptied. A job that the last request started (a notification, a file check) may be
+ * writing to them: PostgreSQL then ends one side of the deadlock, and when that side is this TRUNCATE, it runs
+ * again (the authorization matrix, which restores the fixture after each write, met it now and then).
+ */
+async function truncateRecords(services: Services) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await services.database.pool.query('truncate leads, clients, comments, files, activities, job_outbox restart identity cascade');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '40P01' || attempt === 3) throw err;
+    }
+  }
+}
+
 /** Leads (live and trashed), clients, comments and files of groups A and B, exactly as the fixture says. */
 async function restoreRecords(services: Services) {
   const q = (text: string, values: unknown[] = []) => services.database.pool.query(text, values);
-  await q('truncate leads, clients, comments, files, activities, job_outbox restart identity cascade');
+  await truncateRecords(services);
   for (const s of ['A', 'B'] as const) {
     const g = GROUPS[s].id;
     const u = s === 'A' ? USERS.subjectA.id : USERS.subjectB.id;
@@ -151,7 +167,7 @@ export function useFixtureSuite(beforeEachSql: string[] = []): FixtureSuite {
   });
   beforeEach(async () => {
     await restoreFixture(s.t.services);
-    await s.q('truncate leads, clients, comments, files, activities, job_outbox restart identity cascade');
+    await truncateRecords(s.t.services);
     await s.q('delete from users where id > 100');
     for (const sql of beforeEachSql) await s.q(sql);
   });

@@ -21,14 +21,12 @@ export function clientsRoutes(services: Services): Router {
 
   r.get('/clients', requireUser, async (req, res) => {
     const q = clientListQuery.parse(req.query);
-    const [{ items, total, capped, keyset }, options, ownerFilter] = await Promise.all([
-      clients.list(req.actor!, q), leads.formOptions(req.actor!), leads.ownerFilter(req.actor!, q.owner),
-    ]);
+    const [{ items, total, capped, keyset }, options] = await Promise.all([clients.list(req.actor!, q), leads.listOptions(req.actor!, q.owner)]);
     const page = toPage(items, total, q, '/clients', req.query, capped, { keyset });
     const sortHref = (key: string) => queryHref('/clients', req.query, { sort: key, dir: q.sort === key && q.dir === 'desc' ? 'asc' : 'desc' });
     // The export form carries exactly the list's filters and order (not the page).
     const { page: _p, perPage: _pp, after: _a, before: _b, ...filters } = q;
-    const locals = { q, page, sortHref, filters, ...options, ownerFilter, ...constants, query: req.query };
+    const locals = { q, page, sortHref, filters, ...options, ...constants, query: req.query };
     res.render(req.get('HX-Request') && req.get('HX-Target') === 'client-results' ? 'clients/_results.njk' : 'clients/index', locals);
   });
 

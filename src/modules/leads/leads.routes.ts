@@ -45,12 +45,10 @@ export function leadsRoutes(services: Services): Router {
 
   r.get('/leads', requireUser, async (req, res) => {
     const q = leadListQuery.parse(req.query);
-    const [{ items, total, capped, keyset }, choices, ownerFilter] = await Promise.all([
-      leads.list(req.actor!, q), leads.formOptions(req.actor!), leads.ownerFilter(req.actor!, q.owner),
-    ]);
+    const [{ items, total, capped, keyset }, options] = await Promise.all([leads.list(req.actor!, q), leads.listOptions(req.actor!, q.owner)]);
     const page = toPage(items, total, q, '/leads', req.query, capped, { keyset });
     const sortHref = (key: string) => queryHref('/leads', req.query, { sort: key, dir: q.sort === key && q.dir === 'desc' ? 'asc' : 'desc' });
-    const locals = { q, page, sortHref, ...choices, ownerFilter, ...constants, query: req.query, exportHref: null };
+    const locals = { q, page, sortHref, ...options, ...constants, query: req.query, exportHref: null };
     // htmx swaps only the results when a filter changes; the URL (with every filter) is pushed by the form.
     res.render(req.get('HX-Request') && req.get('HX-Target') === 'lead-results' ? 'leads/_results.njk' : 'leads/index', locals);
   });

@@ -67,6 +67,9 @@ export function createLeadsService(deps: LeadsDeps) {
     return cached(key, actor.directoryRevision, () => loadChoices(actor));
   }
 
+  /** Whether the actor manages some group (or is an admin): the trash is theirs to open. */
+  const managesAny = (actor: Actor) => actor.isAdmin || actor.memberships.some((m) => m.role === 'manager');
+
   /** The owner hears that the lead is theirs now, unless they gave it to themselves. */
   async function notifyOwner(tx: Tx, actor: Actor, lead: Lead, dedupeKey: string) {
     await deps.notifications?.notify(tx, {
@@ -87,13 +90,15 @@ export function createLeadsService(deps: LeadsDeps) {
     groupChoices: async (actor: Actor) => (actor.isAdmin ? (await choices(actor)).groups : groupChoices(actor)),
 
     /**
-     * The owner filter of a list page: its people (all of them, or only the chosen one when they are too many
-     * for one select: OWNER_SELECT_MAX) and whether the page offers to find people by typing.
+     * What the lead and client list pages offer: the group filter, the trash link, and the owner filter with its
+     * people (all of them, or only the chosen one when they are too many for one select: OWNER_SELECT_MAX), how
+     * many there are, and whether the page offers to find them by typing.
      */
-    async ownerFilter(actor: Actor, selected: unknown) {
-      const { ownerChoices } = await choices(actor);
+    async listOptions(actor: Actor, selectedOwner: unknown) {
+      const { groups: groupList, ownerChoices } = await choices(actor);
       const find = ownerChoices.length > OWNER_SELECT_MAX;
-      return { find, people: find ? ownerChoices.filter((o) => String(o.id) === String(selected)) : ownerChoices };
+      const people = find ? ownerChoices.filter((o) => String(o.id) === String(selectedOwner)) : ownerChoices;
+      return { groups: groupList, managesAny: managesAny(actor), ownerFilter: { find, people, count: ownerChoices.length } };
     },
 
     /**
@@ -114,8 +119,7 @@ export function createLeadsService(deps: LeadsDeps) {
     /** Groups the actor can file a lead in, and their members as possible owners. */
     async formOptions(actor: Actor) {
       const { groups: groupList, owners, ownerChoices } = await choices(actor);
-      const managesAny = actor.isAdmin || actor.memberships.some((m) => m.role === 'manager');
-      return { groups: groupList, owners, ownerChoices, managesAny };
+      return { groups: groupList, owners, ownerChoices, managesAny: managesAny(actor) };
     },
 
     async get(actor: Actor, id: number) {

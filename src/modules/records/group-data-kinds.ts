@@ -8,8 +8,9 @@ const ownerInTarget = (table: typeof leads | typeof clients, toGroupId: number) 
   sql`case when exists (select 1 from memberships m where m.group_id = ${toGroupId} and m.user_id = ${table.ownerId}) then ${table.ownerId} else null end`;
 
 /** The records `userId` owns in the group, locked (see GroupDataKind.lockOwned). */
-const lockOwned = (tx: Tx, table: typeof leads | typeof clients, groupId: number, userId: number) =>
-  tx.execute(sql`select id from ${table} where group_id = ${groupId} and owner_id = ${userId} order by id for update`);
+async function lockOwned(tx: Tx, table: typeof leads | typeof clients, groupId: number, userId: number) {
+  await tx.execute(sql`select id from ${table} where group_id = ${groupId} and owner_id = ${userId} order by id for update`);
+}
 
 /**
  * Someone who leaves the group stops owning its records (they no longer see them, and an owner must be a member:
@@ -55,7 +56,7 @@ export const recordGroupDataKinds: GroupDataKind[] = [
       await tx.delete(leads).where(eq(leads.groupId, groupId));
       return stored.map((f) => f.name);
     },
-    lockOwned: (tx, groupId, userId) => lockOwned(tx, leads, groupId, userId).then(() => undefined),
+    lockOwned: (tx, groupId, userId) => lockOwned(tx, leads, groupId, userId),
     unassign: (tx, groupId, userId, actorId) => unassign(tx, leads, groupId, userId, actorId),
   },
   {
@@ -68,7 +69,7 @@ export const recordGroupDataKinds: GroupDataKind[] = [
       await tx.delete(clients).where(eq(clients.groupId, groupId));
       return [];
     },
-    lockOwned: (tx, groupId, userId) => lockOwned(tx, clients, groupId, userId).then(() => undefined),
+    lockOwned: (tx, groupId, userId) => lockOwned(tx, clients, groupId, userId),
     unassign: (tx, groupId, userId, actorId) => unassign(tx, clients, groupId, userId, actorId),
   },
 ];
