@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { GROUPS, USERS, useFixtureSuite, type ActorName } from './helpers/fixture.js';
 
 const f = useFixtureSuite();
@@ -326,10 +326,22 @@ describe('the list', () => {
     await q("update groups set visibility = 'own' where id = $1", [GROUPS.A.id]);
     expect(await listNames('memberA', 'sort=name&dir=asc')).toEqual(['Smith Unseen', 'Иванов Иван']);
     expect(await listNames('managerA', 'sort=name&dir=asc')).toEqual(['Brown Bob', 'Smith Unseen', 'Иванов Иван', 'Петрова Ольга']);
-    // "Stale" moves with the clock: its rows are read every time.
-    expect(await listNames('managerA', 'stale=1')).toEqual([]);
-    await q(`begin; set local session_replication_role = replica; update leads set last_activity_at = now() - interval '30 days', created_at = now() - interval '40 days' where last_name = 'Иванов'; commit`);
-    expect(await listNames('managerA', 'stale=1')).toEqual(['Иванов Иван']);
+  });
+
+  it('the stale list is kept within its minute, and read again once the minute (its 14-day boundary) moves', async () => {
+    // The app's clock is moved by hand, 20 s into a minute and then 45 s on: past the minute, within the memo's
+    // 60 s, so it is the boundary that makes the page be read again, not the memo's age.
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    vi.useFakeTimers({ toFake: ['Date'], now: minute + 20_000 });
+    try {
+      expect(await listNames('managerA', 'stale=1')).toEqual([]);
+      await q(`begin; set local session_replication_role = replica; update leads set last_activity_at = now() - interval '30 days', created_at = now() - interval '40 days' where last_name = 'Иванов'; commit`);
+      expect(await listNames('managerA', 'stale=1')).toEqual([]);
+      vi.setSystemTime(minute + 65_000);
+      expect(await listNames('managerA', 'stale=1')).toEqual(['Иванов Иван']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('counts up to 10,000 and says "10,000+" beyond; pages stop at 400; a search counts up to 1,000 and still finds the oldest match', async () => {

@@ -3,7 +3,7 @@ import { LEAD_STATUSES } from '../../db/schema/index.js';
 import { queryHref } from '../../lib/pagination.js';
 import { NotFoundError } from '../../web/errors.js';
 import { canSee, type Actor } from '../access/policy.js';
-import { OPEN_STATUSES, STALE_DAYS } from '../leads/leads.schemas.js';
+import { OPEN_STATUSES, STALE_DAYS, staleBefore } from '../leads/leads.schemas.js';
 import { dashboardRepository as repo, type Periods } from './dashboard.repository.js';
 import { namedScopeRevision, revisionMemo } from '../records/revisions.js';
 
@@ -23,7 +23,7 @@ export function periods(now = new Date()): Periods {
     d30: new Date(today.getTime() - 29 * DAY),
     d90: new Date(today.getTime() - 89 * DAY),
     chartStart: new Date(weekStart.getTime() - 11 * 7 * DAY),
-    staleBefore: new Date(now.getTime() - STALE_DAYS * DAY),
+    staleBefore: staleBefore(now.getTime()),
   };
 }
 

@@ -6,7 +6,7 @@ import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, type Actor } from '../access/policy.js';
 import { cappedCount, dateRange, keysetPage, memoizedPage, nullsLastIds, ownerOrderIds, ownerWalkable, pageWithCount, SEARCH_COUNT_CAP, searchCondition, type ListOptions, type RecordColumns } from '../records/list.js';
 import { namedScopeRevision, scopeRevision } from '../records/revisions.js';
-import { OPEN_STATUSES, STALE_DAYS, type LeadListQuery } from './leads.schemas.js';
+import { OPEN_STATUSES, staleBefore, type LeadListQuery } from './leads.schemas.js';
 
 export type Lead = typeof leads.$inferSelect;
 export type NewLead = typeof leads.$inferInsert;
@@ -36,7 +36,7 @@ export function leadFilters(actor: Actor, q: Omit<LeadListQuery, 'page' | 'perPa
   if (q.valueMax !== undefined) where.push(lte(leads.value, String(q.valueMax)));
   if (q.q) where.push(searchCondition(leads.search, q.q));
   if (q.stale) {
-    const since = sql`now() - make_interval(days => ${STALE_DAYS})`;
+    const since = staleBefore();
     where.push(inArray(leads.status, [...OPEN_STATUSES]));
     where.push(lt(leads.lastActivityAt, since));
     // Implied (a lead's last activity is never before its creation: both start at now(), and activity only moves
@@ -201,7 +201,7 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, where: SQL
   // No rows: past the last match. More than the cap if the statement counted them; else, past its own 1,001
   // matches, their number is not known and is counted on its own (capped says so itself).
   if (n !== undefined && n > SEARCH_COUNT_CAP) return { items: [], total: SEARCH_COUNT_CAP, capped: true, keyset: false };
-  const counted = offset ? await cappedCount(db, leads, where, q.stale ? undefined : scopeRevision(actor), SEARCH_COUNT_CAP) : undefined;
+  const counted = offset ? await cappedCount(db, leads, where, scopeRevision(actor), SEARCH_COUNT_CAP) : undefined;
   return { items: [], ...(counted ?? { total: 0, capped: false }), keyset: false };
 }
 
@@ -234,8 +234,6 @@ async function listPage(db: DbOrTx, actor: Actor, q: LeadListQuery, where: SQL, 
     return db.select({ id: sql<number>`u.id` }).from(sql`${unionOf(memberGroups, slice)} u`)
       .orderBy(sql.raw(`u.k ${q.dir}, u.id ${q.dir}`)).limit(q.perPage).offset(skip);
   };
-  // "Stale" also moves with the clock: its count, like the dashboard's figure it comes from, is then up to a
-  // minute old (the memo's lifetime) when nothing in scope changed; its rows are read every time (list).
   const count = cappedCount(db, leads, where, scopeRevision(actor));
   // Next/prev links name the row to continue from (keyset): no OFFSET, however deep. (rows() puts a page read
   // backwards into the list's order.)
@@ -253,11 +251,11 @@ export const leadsRepository = {
   /**
    * One page and the (capped) total, in two queries whatever the page size (no query per row); none when this
    * process read the same page within a minute and nothing in its groups and no name changed since
-   * (memoizedPage; not "stale", which moves with the clock).
+   * (memoizedPage; "stale" too: its boundary is a parameter that moves once a minute, see staleBefore).
    */
   async list(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: ListOptions = {}) {
     const where = leadFilters(actor, q);
-    const revision = q.stale ? undefined : namedScopeRevision(actor);
+    const revision = namedScopeRevision(actor);
     // Keyed by the whole query too (its paging and order are not in `where`).
     const page = () => (q.q ? searchPage(db, actor, q, where, opts) : listPage(db, actor, q, where, opts));
     return memoizedPage(db, 'leads', where, revision, page, JSON.stringify(q), opts.deep);

@@ -7,6 +7,15 @@ export const LEAD_SOURCES = ['website', 'referral', 'cold_call', 'email', 'event
 /** Statuses a user sets by hand; "converted" only comes from a conversion. */
 export const EDITABLE_STATUSES = ['new', 'contacted', 'qualified', 'lost'] as const;
 export const STALE_DAYS = 14;
+/**
+ * Where "stale" begins: STALE_DAYS before now, at the start of the minute. The list, its count and the dashboard
+ * take the same boundary, so the dashboard's figure and the list it links to agree, and a page of stale leads is
+ * the same for a whole minute: it is kept like any other list page (memoizedPage, F37), where a boundary taken from
+ * the database's clock made every request another query. To the minute is all a rule counted in days needs.
+ */
+export function staleBefore(now = Date.now()): Date {
+  return new Date(Math.floor(now / 60_000) * 60_000 - STALE_DAYS * 86_400_000);
+}
 export const OPEN_STATUSES = ['new', 'contacted', 'qualified'] as const;
 export const LEAD_SORTS = ['created', 'updated', 'name', 'status', 'value', 'owner'] as const;
 
