@@ -299,6 +299,7 @@ async function main() {
     { title: `dashboard (member, group ${dashGroup?.group_id} with ${fmt(dashGroup?.n)} leads)`, path: `/dashboard?group=${dashGroup?.group_id}`, as: 'member', target: { p95: 100 } },
     { title: `dashboard (member, all their groups: ${fmt(visible.n)} open leads)`, path: '/dashboard', as: 'member', target: { p95: 100 } },
     { title: 'dashboard (admin, all groups)', path: '/dashboard', as: 'admin', target: { p95: 100 } },
+    { title: 'lead board (member, their groups: four columns, their counts)', path: '/leads/board', as: 'member', target: { p95: 100 } },
     { title: 'lead board (admin, all groups: four columns, their counts)', path: '/leads/board', as: 'admin', target: { p95: 100 } },
     { title: 'API: GET /api/v1/leads (member, session)', path: '/api/v1/leads', as: 'member', optional: true, sql: 'lm1', target: { ratio: 0.5 }, accept: 'application/json' },
   ];
