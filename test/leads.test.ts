@@ -95,6 +95,9 @@ describe('access', () => {
     await q("update groups set visibility = 'own' where id = $1", [GROUPS.A.id]);
     expect(await listNames('memberA', 'sort=name&dir=asc')).toEqual(['Мой Пётр']);
     expect(await listNames('managerA', 'sort=name&dir=asc')).toEqual(['Мой Пётр', 'Чужой Пётр']);
+    // Filtered to the group, the scope is the member's in that group alone (inGroup): the same rows.
+    expect(await listNames('memberA', `group=${GROUPS.A.id}&sort=name&dir=asc`)).toEqual(['Мой Пётр']);
+    expect(await listNames('memberB', `group=${GROUPS.A.id}`)).toEqual([]);
     const [other] = await q("select id from leads where last_name = 'Чужой'");
     expect((await f.agents.memberA.get(`/leads/${other.id}`)).status).toBe(404);
   });

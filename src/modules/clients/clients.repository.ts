@@ -3,7 +3,7 @@ import { alias } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client.js';
 import { clients, groups, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
-import { groupScope, type Actor } from '../access/policy.js';
+import { groupScope, inGroup, type Actor } from '../access/policy.js';
 import { cappedCount, countCapOf, dateRange, keysetPage, memoizedPage, nullsLastIds, ownerOrderIds, ownerWalkable, pageWithCount, searchCondition, type ListOptions, type RecordColumns } from '../records/list.js';
 import { namedScopeRevision, scopeRevision } from '../records/revisions.js';
 import type { ClientFilters, ClientListQuery } from './clients.schemas.js';
@@ -18,7 +18,7 @@ export const clientScope = (actor: Actor) =>
   and(groupScope(actor, { groupId: clients.groupId, ownerId: clients.ownerId, createdById: clients.createdById }), isNull(clients.deletedAt))!;
 
 export function clientWhere(actor: Actor, f: ClientFilters): SQL {
-  const where: (SQL | undefined)[] = [clientScope(actor)];
+  const where: (SQL | undefined)[] = [clientScope(f.group ? inGroup(actor, f.group) : actor)];
   if (f.group) where.push(eq(clients.groupId, f.group));
   if (f.status) where.push(eq(clients.status, f.status));
   if (f.owner === 'me') where.push(eq(clients.ownerId, actor.id));
