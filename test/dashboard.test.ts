@@ -82,6 +82,28 @@ describe('dashboard', () => {
     }
   });
 
+  it('the stale figure and the list it links to take the same boundary, and move together when the minute turns', async () => {
+    // The app's clock moved by hand: 20 s into a minute, then 45 s on (past the minute, within the 60 s reuse).
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    vi.useFakeTimers({ toFake: ['Date'], now: minute + 20_000 });
+    try {
+      const stale = await card('memberA', 'stale');
+      expect(stale.figure).toBe('2');
+      expect(await listTotal('memberA', stale.href)).toBe(2);
+      // Made stale behind the memos' backs (revision triggers off): neither the figure nor the list sees it yet.
+      await q(`begin; set local session_replication_role = replica;
+        update leads set last_activity_at = now() - interval '15 days', created_at = now() - interval '20 days' where last_name = 'Lnew3'; commit`);
+      expect((await card('memberA', 'stale')).figure).toBe('2');
+      expect(await listTotal('memberA', stale.href)).toBe(2);
+      vi.setSystemTime(minute + 65_000);
+      expect((await card('memberA', 'stale')).figure).toBe('3');
+      expect(await listTotal('memberA', stale.href)).toBe(3);
+      expect(/data-testid="stale-list">[\s\S]*?<\/ul>/.exec((await agents.memberA.get('/dashboard')).text)?.[0]).toContain('Lnew3');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("a member never sees another group's numbers; a group they are not in is 404", async () => {
     expect((await card('memberB', 'open-leads')).figure).toBe('2');
     expect((await card('memberB', 'clients')).figure).toBe('1');

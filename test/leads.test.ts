@@ -98,6 +98,9 @@ describe('access', () => {
     // Filtered to the group, the scope is the member's in that group alone (inGroup): the same rows.
     expect(await listNames('memberA', `group=${GROUPS.A.id}&sort=name&dir=asc`)).toEqual(['Мой Пётр']);
     expect(await listNames('memberB', `group=${GROUPS.A.id}`)).toEqual([]);
+    await createLead('memberB', { groupId: GROUPS.B.id, lastName: 'Бэшный' });
+    expect(await listNames('admin', `group=${GROUPS.A.id}&sort=name&dir=asc`)).toEqual(['Мой Пётр', 'Чужой Пётр']);
+    expect(await listNames('admin', `group=${GROUPS.B.id}`)).toEqual(['Бэшный Пётр']);
     const [other] = await q("select id from leads where last_name = 'Чужой'");
     expect((await f.agents.memberA.get(`/leads/${other.id}`)).status).toBe(404);
   });

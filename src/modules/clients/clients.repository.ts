@@ -5,7 +5,7 @@ import { clients, groups, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, inGroup, type Actor } from '../access/policy.js';
 import { cappedCount, countCapOf, dateRange, keysetPage, memoizedPage, nullsLastIds, ownerOrderIds, ownerWalkable, pageWithCount, searchCondition, type ListOptions, type RecordColumns } from '../records/list.js';
-import { namedScopeRevision, scopeRevision } from '../records/revisions.js';
+import { groupsOf, namedScopeRevision, scopeRevision } from '../records/revisions.js';
 import type { ClientFilters, ClientListQuery } from './clients.schemas.js';
 
 export type Client = typeof clients.$inferSelect;
@@ -112,7 +112,7 @@ async function listPage(db: DbOrTx, actor: Actor, q: ClientListQuery, where: SQL
   // (not with a text search: its matches are few, sorting them is cheaper than walking an index testing each
   // row), and the owner's (see ownerWalkable).
   const byIds = (ids: SQL) => page(inArray(clients.id, ids), clientOrder(q), 0);
-  const ownerWalk = !q.q && ownerWalkable(actor, q, []);
+  const ownerWalk = !q.q && ownerWalkable(q.group ? inGroup(actor, q.group) : actor, q, []);
   const byOffset = () =>
     q.sort === 'company' && q.dir === 'desc' && !q.q ? byIds(nullsLastIds(CLIENT_COLUMNS, clients.company, sql`lower(${clients.company})`, where, q.perPage, offset))
     : ownerWalk ? byIds(ownerOrderIds(CLIENT_COLUMNS, where, q.dir, q.perPage, offset))
@@ -121,7 +121,7 @@ async function listPage(db: DbOrTx, actor: Actor, q: ClientListQuery, where: SQL
   const cursorable = q.sort === 'created' && !q.q;
   const keyset = cursorable ? keysetPage(clients, clients.createdAt, clients.id, q.dir, q, clientScope(actor)) : undefined;
   const cap = countCapOf(q.q);
-  const result = await pageWithCount(cappedCount(db, clients, where, scopeRevision(actor), cap), {
+  const result = await pageWithCount(cappedCount(db, clients, where, scopeRevision(actor, groupsOf(q.group)), cap), {
     byCursor: keyset && (async () => {
       const items = await page(and(where, keyset.condition)!, keyset.order, 0);
       return keyset.backwards ? items.reverse() : items;
@@ -142,7 +142,7 @@ export const clientsRepository = {
   async list(db: DbOrTx, actor: Actor, q: ClientListQuery, opts: ListOptions = {}) {
     const where = clientWhere(actor, q);
     // Keyed by the whole query too (its paging and order are not in `where`).
-    return memoizedPage(db, 'clients', where, namedScopeRevision(actor), () => listPage(db, actor, q, where, opts), JSON.stringify(q), opts.deep);
+    return memoizedPage(db, 'clients', where, namedScopeRevision(actor, groupsOf(q.group)), () => listPage(db, actor, q, where, opts), JSON.stringify(q), opts.deep);
   },
   async count(db: DbOrTx, actor: Actor, f: ClientFilters) {
     const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(clients).where(clientWhere(actor, f));

@@ -127,11 +127,12 @@ export const dashboardRepository = {
       .limit(10);
   },
 
-  staleLeads(db: DbOrTx, actor: Actor, group: number | undefined) {
+  /** The oldest ten stale leads, by the figures' boundary (`staleBefore`, the one the list they link to takes). */
+  staleLeads(db: DbOrTx, actor: Actor, group: number | undefined, staleBefore: Date) {
     return db
       .select({ id: leads.id, firstName: leads.firstName, lastName: leads.lastName, company: leads.company, lastActivityAt: leads.lastActivityAt })
       .from(leads)
-      .where(leadFilters(actor, { ...noFilters, group, stale: '1' }))
+      .where(leadFilters(actor, { ...noFilters, group, stale: '1' }, staleBefore))
       .orderBy(leads.lastActivityAt)
       .limit(10);
   },

@@ -5,7 +5,7 @@ import { NotFoundError } from '../../web/errors.js';
 import { canSee, type Actor } from '../access/policy.js';
 import { OPEN_STATUSES, STALE_DAYS, staleBefore } from '../leads/leads.schemas.js';
 import { dashboardRepository as repo, type Periods } from './dashboard.repository.js';
-import { namedScopeRevision, revisionMemo } from '../records/revisions.js';
+import { groupsOf, namedScopeRevision, revisionMemo } from '../records/revisions.js';
 
 const DAY = 86_400_000;
 const iso = (d: Date) => d.toISOString().slice(0, 10);
@@ -66,7 +66,7 @@ export function createDashboardService(deps: { database: Database }) {
       },
       clientFigures: clientRows.find((r) => r.byWeek) ?? { n: 0, newThisMonth: 0 },
       // Stale leads depend on the same rows and on time only: cached with the figures (the oldest first).
-      stale: await repo.staleLeads(tx, actor, group),
+      stale: await repo.staleLeads(tx, actor, group, p.staleBefore),
     };
   }
 
@@ -81,11 +81,13 @@ export function createDashboardService(deps: { database: Database }) {
   async function cachedAggregates(actor: Actor, group: number | undefined, p: Periods, now: number) {
     const groupIds = group ? [group] : actor.isAdmin ? undefined : actor.memberships.map((m) => m.groupId);
     // The owner table names people: a rename (the directory's revision) changes the figures' text too.
-    const revision = namedScopeRevision(actor, group ? [group] : undefined) ?? (await repo.revision(db, groupIds));
+    const revision = namedScopeRevision(actor, groupsOf(group)) ?? (await repo.revision(db, groupIds));
     // Computed on one connection in one read-only snapshot, so the lead and client figures agree (the eleven
     // parallel queries this replaced held the whole pool under load and failed with connect timeouts).
     const compute = () => db.transaction((tx) => aggregates(tx, actor, group, p), { isolationLevel: 'repeatable read', accessMode: 'read only' });
-    return memo(scopeKey(actor, group), revision, compute, now);
+    // The stale figure and list move with the minute (staleBefore): a new minute is a new revision, so the figure
+    // and the list it links to always take the same boundary.
+    return memo(scopeKey(actor, group), `${revision}|${p.staleBefore.getTime()}`, compute, now);
   }
 
   return {

@@ -5,7 +5,7 @@ import { groups, leads, memberships, users } from '../../db/schema/index.js';
 import { offsetOf } from '../../lib/pagination.js';
 import { groupScope, inGroup, type Actor } from '../access/policy.js';
 import { cappedCount, dateRange, keysetPage, memoizedPage, nullsLastIds, ownerOrderIds, ownerWalkable, pageWithCount, SEARCH_COUNT_CAP, searchCondition, type ListOptions, type RecordColumns } from '../records/list.js';
-import { namedScopeRevision, scopeRevision } from '../records/revisions.js';
+import { groupsOf, namedScopeRevision, scopeRevision } from '../records/revisions.js';
 import { OPEN_STATUSES, staleBefore, type LeadListQuery } from './leads.schemas.js';
 
 export type Lead = typeof leads.$inferSelect;
@@ -21,7 +21,11 @@ const WALK_ROWS = 10_000;
 export const leadScope = (actor: Actor) =>
   and(groupScope(actor, { groupId: leads.groupId, ownerId: leads.ownerId, createdById: leads.createdById }), isNull(leads.deletedAt))!;
 
-export function leadFilters(actor: Actor, q: Omit<LeadListQuery, 'page' | 'perPage' | 'sort' | 'dir'>): SQL {
+/**
+ * The list's WHERE. `since` is where "stale" begins (staleBefore): taken once by a caller that builds several
+ * conditions for one page, so that a minute turning in between cannot give them different boundaries.
+ */
+export function leadFilters(actor: Actor, q: Omit<LeadListQuery, 'page' | 'perPage' | 'sort' | 'dir'>, since = staleBefore()): SQL {
   const where: (SQL | undefined)[] = [leadScope(q.group ? inGroup(actor, q.group) : actor)];
   if (q.group) where.push(eq(leads.groupId, q.group));
   if (q.status.length) where.push(inArray(leads.status, q.status));
@@ -36,7 +40,6 @@ export function leadFilters(actor: Actor, q: Omit<LeadListQuery, 'page' | 'perPa
   if (q.valueMax !== undefined) where.push(lte(leads.value, String(q.valueMax)));
   if (q.q) where.push(searchCondition(leads.search, q.q));
   if (q.stale) {
-    const since = staleBefore();
     where.push(inArray(leads.status, [...OPEN_STATUSES]));
     where.push(lt(leads.lastActivityAt, since));
     // Implied (a lead's last activity is never before its creation: both start at now(), and activity only moves
@@ -115,12 +118,12 @@ const unionOf = (groupIds: number[], arm: (groupId: number) => SQLWrapper) =>
  */
 function walkedIds(actor: Actor, q: LeadListQuery, where: SQL, limit: number, offset: number): SQL | undefined {
   if (q.sort === 'value' && q.dir === 'desc') return nullsLastIds(LEAD_COLUMNS, leads.value, sql`${leads.value}`, where, limit, offset);
-  if (ownerWalkable(actor, q, ['converted'])) return ownerOrderIds(LEAD_COLUMNS, where, q.dir, limit, offset);
+  if (ownerWalkable(q.group ? inGroup(actor, q.group) : actor, q, ['converted'])) return ownerOrderIds(LEAD_COLUMNS, where, q.dir, limit, offset);
   return undefined;
 }
 
 /** The list's page when it has a text search (see list): its matches, their count, and the page's rows. */
-async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, where: SQL, opts: ListOptions) {
+async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, where: SQL, since: Date, opts: ListOptions) {
   const order = listOrder(q);
   const offset = offsetOf(q);
   const nullsLast = nullsLastIn(q);
@@ -165,9 +168,9 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, where: SQL
   const walkable = q.sort === 'created' || (actor.isAdmin && !q.group && (q.sort !== 'owner' || ownerWalkable(actor, unsearched, ['converted'])));
   const ordered = () => {
     if (slices.length) {
-      return sql`(select * from ${unionOf(slices, (g) => matching(leadFilters(inGroup(actor, g), unsearched)).orderBy(...order).limit(WALK_ROWS))} u order by ${keyOrder} limit ${WALK_ROWS})`;
+      return sql`(select * from ${unionOf(slices, (g) => matching(leadFilters(inGroup(actor, g), unsearched, since)).orderBy(...order).limit(WALK_ROWS))} u order by ${keyOrder} limit ${WALK_ROWS})`;
     }
-    const scope = leadFilters(actor, unsearched);
+    const scope = leadFilters(actor, unsearched, since);
     const first = walkedIds(actor, unsearched, scope, WALK_ROWS, 0);
     return first ? sql`(${matching(inArray(leads.id, first))})` : sql`(${matching(scope).orderBy(...order)} limit ${WALK_ROWS})`;
   };
@@ -193,12 +196,12 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, where: SQL
   // No rows: past the last match. More than the cap if the statement counted them; else, past its own 1,001
   // matches, their number is not known and is counted on its own (capped says so itself).
   if (n !== undefined && n > SEARCH_COUNT_CAP) return { items: [], total: SEARCH_COUNT_CAP, capped: true, keyset: false };
-  const counted = offset ? await cappedCount(db, leads, where, scopeRevision(actor), SEARCH_COUNT_CAP) : undefined;
+  const counted = offset ? await cappedCount(db, leads, where, scopeRevision(actor, groupsOf(q.group)), SEARCH_COUNT_CAP) : undefined;
   return { items: [], ...(counted ?? { total: 0, capped: false }), keyset: false };
 }
 
 /** The list's page without a text search (see leadsRepository.list). */
-async function listPage(db: DbOrTx, actor: Actor, q: LeadListQuery, where: SQL, opts: ListOptions) {
+async function listPage(db: DbOrTx, actor: Actor, q: LeadListQuery, where: SQL, since: Date, opts: ListOptions) {
   const order = listOrder(q);
   const offset = offsetOf(q);
   // Deferred join: the page's ids first (for the default order an index-only walk of leads_live_by_created_idx,
@@ -222,11 +225,11 @@ async function listPage(db: DbOrTx, actor: Actor, q: LeadListQuery, where: SQL, 
   const mergeFrom = q.owner !== undefined && q.owner !== 'none' ? 0 : MERGE_FROM_OFFSET;
   const merged = (skip: number) => {
     const slice = (g: number) =>
-      db.select({ id: leads.id, k: sql`${leads.createdAt}`.as('k') }).from(leads).where(leadFilters(inGroup(actor, g), q)).orderBy(...order).limit(skip + q.perPage);
+      db.select({ id: leads.id, k: sql`${leads.createdAt}`.as('k') }).from(leads).where(leadFilters(inGroup(actor, g), q, since)).orderBy(...order).limit(skip + q.perPage);
     return db.select({ id: sql<number>`u.id` }).from(sql`${unionOf(memberGroups, slice)} u`)
       .orderBy(sql.raw(`u.k ${q.dir}, u.id ${q.dir}`)).limit(q.perPage).offset(skip);
   };
-  const count = cappedCount(db, leads, where, scopeRevision(actor));
+  const count = cappedCount(db, leads, where, scopeRevision(actor, groupsOf(q.group)));
   // Next/prev links name the row to continue from (keyset): no OFFSET, however deep. (rows() puts a page read
   // backwards into the list's order.)
   const keyset = q.sort === 'created' ? keysetPage(leads, leads.createdAt, leads.id, q.dir, q, leadScope(actor)) : undefined;
@@ -246,10 +249,13 @@ export const leadsRepository = {
    * (memoizedPage; "stale" too: its boundary is a parameter that moves once a minute, see staleBefore).
    */
   async list(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: ListOptions = {}) {
-    const where = leadFilters(actor, q);
-    const revision = namedScopeRevision(actor);
+    const since = staleBefore();
+    const where = leadFilters(actor, q, since);
+    // Filtered to a group, the page depends on that group alone (its WHERE can match nothing else): members whose
+    // other groups differ share it.
+    const revision = namedScopeRevision(actor, groupsOf(q.group));
     // Keyed by the whole query too (its paging and order are not in `where`).
-    const page = () => (q.q ? searchPage(db, actor, q, where, opts) : listPage(db, actor, q, where, opts));
+    const page = () => (q.q ? searchPage(db, actor, q, where, since, opts) : listPage(db, actor, q, where, since, opts));
     return memoizedPage(db, 'leads', where, revision, page, JSON.stringify(q), opts.deep);
   },
 

@@ -20,6 +20,9 @@ export function scopeRevision(actor: Actor, groupIds?: number[]): string | undef
   return [...groupIds].sort((a, b) => a - b).flatMap((g) => (byGroup.has(g) ? [`${g}:${byGroup.get(g)}`] : [])).join(',');
 }
 
+/** The groups a list filtered to `group` can show (every group in the actor's scope without one), for scopeRevision. */
+export const groupsOf = (group: number | undefined) => (group ? [group] : undefined);
+
 /**
  * scopeRevision with the directory's revision after it, for values that also show or sort by names (owners,
  * groups), which move with the directory. Undefined when either is missing.
