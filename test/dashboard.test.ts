@@ -104,6 +104,22 @@ describe('dashboard', () => {
     }
   });
 
+  it("the chart's twelve weeks count the leads and clients created in each, as SQL counts them", async () => {
+    // Spread over the chart: one lead and one client a few days apart, back 100 days.
+    for (let d = 1; d <= 100; d += 9) {
+      await q(`insert into leads (group_id, last_name, status, created_at) values ($1, 'W', 'new', now() - make_interval(days => $2))`, [GROUPS.A.id, d]);
+      await q(`insert into clients (group_id, name, created_at) values ($1, 'W', now() - make_interval(days => $2))`, [GROUPS.A.id, d + 2]);
+    }
+    const res = await agents.memberA.get('/api/v1/dashboard');
+    expect(res.status).toBe(200);
+    const weeks = res.body.weeks as { start: string; leads: number; clients: number }[];
+    expect(weeks).toHaveLength(12);
+    const counted = async (table: string, start: string) => Number((await q(
+      `select count(*) from ${table} where group_id = $1 and deleted_at is null and created_at >= $2::date and created_at < $2::date + 7`, [GROUPS.A.id, start]))[0].count);
+    for (const w of weeks) expect([w.leads, w.clients], w.start).toEqual([await counted('leads', w.start), await counted('clients', w.start)]);
+    expect(weeks.reduce((n, w) => n + w.leads, 0)).toBeGreaterThan(8);
+  });
+
   it("a member never sees another group's numbers; a group they are not in is 404", async () => {
     expect((await card('memberB', 'open-leads')).figure).toBe('2');
     expect((await card('memberB', 'clients')).figure).toBe('1');

@@ -4,7 +4,7 @@ import { queryHref } from '../../lib/pagination.js';
 import { NotFoundError } from '../../web/errors.js';
 import { canSee, type Actor } from '../access/policy.js';
 import { OPEN_STATUSES, STALE_DAYS, staleBefore } from '../leads/leads.schemas.js';
-import { dashboardRepository as repo, type Periods } from './dashboard.repository.js';
+import { CHART_WEEKS, dashboardRepository as repo, type Periods } from './dashboard.repository.js';
 import { groupsOf, namedScopeRevision, revisionMemo } from '../records/revisions.js';
 
 const DAY = 86_400_000;
@@ -22,7 +22,7 @@ export function periods(now = new Date()): Periods {
     prevMonthStart: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)),
     d30: new Date(today.getTime() - 29 * DAY),
     d90: new Date(today.getTime() - 89 * DAY),
-    chartStart: new Date(weekStart.getTime() - 11 * 7 * DAY),
+    chartStart: new Date(weekStart.getTime() - (CHART_WEEKS - 1) * 7 * DAY),
     staleBefore: staleBefore(now.getTime()),
   };
 }
@@ -53,18 +53,15 @@ export function createDashboardService(deps: { database: Database }) {
   async function aggregates(tx: DbOrTx, actor: Actor, group: number | undefined, p: Periods) {
     const leadRows = await repo.leadAggregates(tx, actor, group, p);
     const clientRows = await repo.clientAggregates(tx, actor, group, p);
-    const total = leadRows.find((r) => r.byStatus && r.byOwner && r.byWeek)!;
+    const total = leadRows.find((r) => r.byStatus && r.byOwner)!;
     const ownerRows = leadRows.filter((r) => !r.byOwner).sort((a, b) => b.n - a.n || (a.ownerId ?? 0) - (b.ownerId ?? 0)).slice(0, 50);
     const names = new Map((await repo.ownerNames(tx, ownerRows.flatMap((r) => (r.ownerId ? [r.ownerId] : [])))).map((u) => [u.id, u.name]));
     return {
       leadFigures: total,
       statusRows: leadRows.filter((r) => !r.byStatus && r.status),
       owners: ownerRows.map((r) => ({ ownerId: r.ownerId, ownerName: r.ownerId ? names.get(r.ownerId) ?? null : null, open: r.open, converted: r.converted, lost: r.lost })),
-      weekly: {
-        leads: new Map(leadRows.filter((r) => !r.byWeek && r.week).map((r) => [r.week!, r.n])),
-        clients: new Map(clientRows.filter((r) => !r.byWeek && r.week).map((r) => [r.week!, r.n])),
-      },
-      clientFigures: clientRows.find((r) => r.byWeek) ?? { n: 0, newThisMonth: 0 },
+      weekly: { leads: total.weeks, clients: clientRows.weeks },
+      clientFigures: clientRows,
       // Stale leads depend on the same rows and on time only: cached with the figures (the oldest first).
       stale: await repo.staleLeads(tx, actor, group, p.staleBefore),
     };
@@ -108,9 +105,9 @@ export function createDashboardService(deps: { database: Database }) {
       // A percentage with one decimal, or null when nothing was created in the period.
       const rate = (num: number, den: number) => (den ? Math.round((num / den) * 1000) / 10 : null);
 
-      const weeks = Array.from({ length: 12 }, (_, i) => {
+      const weeks = Array.from({ length: CHART_WEEKS }, (_, i) => {
         const start = new Date(p.chartStart.getTime() + i * 7 * DAY);
-        return { start: iso(start), leads: weekly.leads.get(iso(start)) ?? 0, clients: weekly.clients.get(iso(start)) ?? 0 };
+        return { start: iso(start), leads: weekly.leads[i] ?? 0, clients: weekly.clients[i] ?? 0 };
       });
 
       return {
