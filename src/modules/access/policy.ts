@@ -101,14 +101,14 @@ export function authorize(actor: Actor | undefined, action: Action, subject?: Su
 }
 
 /**
- * The actor as a member of one of their groups alone (an admin as they are): the scope of a query filtered to
- * that group. The same rows as the whole scope AND `group_id = g`, but the planner multiplies those two
+ * The actor as a member of one of their groups alone (an admin, or any actor without a group, as they are): the
+ * scope of a query filtered to that group. The same rows as the whole scope AND `group_id = g`, but the planner multiplies those two
  * conditions' selectivities and expects a fraction of the group's rows: a member's list sorted the whole group
  * instead of walking its slice in order (72 ms against 6 ms), and their "assigned to me" on the group's
  * dashboard read and sorted their 4,091 open leads there instead of walking ten by last activity (9.4 → 1 ms, F40).
  */
-export const inGroup = (actor: Actor, groupId: number): Actor =>
-  actor.isAdmin ? actor : { ...actor, memberships: actor.memberships.filter((m) => m.groupId === groupId) };
+export const inGroup = (actor: Actor, groupId: number | undefined): Actor =>
+  actor.isAdmin || !groupId ? actor : { ...actor, memberships: actor.memberships.filter((m) => m.groupId === groupId) };
 
 /** Whether the member sees all of the group's records: managers do, and members of an "all" group. */
 export const seesWholeGroup = (m: ActorMembership) => m.role === 'manager' || m.visibility === 'all';

@@ -18,7 +18,7 @@ export const clientScope = (actor: Actor) =>
   and(groupScope(actor, { groupId: clients.groupId, ownerId: clients.ownerId, createdById: clients.createdById }), isNull(clients.deletedAt))!;
 
 export function clientWhere(actor: Actor, f: ClientFilters): SQL {
-  const where: (SQL | undefined)[] = [clientScope(f.group ? inGroup(actor, f.group) : actor)];
+  const where: (SQL | undefined)[] = [clientScope(inGroup(actor, f.group))];
   if (f.group) where.push(eq(clients.groupId, f.group));
   if (f.status) where.push(eq(clients.status, f.status));
   if (f.owner === 'me') where.push(eq(clients.ownerId, actor.id));
@@ -112,7 +112,7 @@ async function listPage(db: DbOrTx, actor: Actor, q: ClientListQuery, where: SQL
   // (not with a text search: its matches are few, sorting them is cheaper than walking an index testing each
   // row), and the owner's (see ownerWalkable).
   const byIds = (ids: SQL) => page(inArray(clients.id, ids), clientOrder(q), 0);
-  const ownerWalk = !q.q && ownerWalkable(q.group ? inGroup(actor, q.group) : actor, q, []);
+  const ownerWalk = !q.q && ownerWalkable(inGroup(actor, q.group), q, []);
   const byOffset = () =>
     q.sort === 'company' && q.dir === 'desc' && !q.q ? byIds(nullsLastIds(CLIENT_COLUMNS, clients.company, sql`lower(${clients.company})`, where, q.perPage, offset))
     : ownerWalk ? byIds(ownerOrderIds(CLIENT_COLUMNS, where, q.dir, q.perPage, offset))

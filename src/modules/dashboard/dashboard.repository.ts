@@ -1,5 +1,5 @@
 import { and, desc, eq, inArray, isNotNull, isNull, or, sql, type SQL } from 'drizzle-orm';
-import { alias, type AnyPgColumn } from 'drizzle-orm/pg-core';
+import { alias } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client.js';
 import { activities, clients, directoryRevision, groupRevisions, leads, users } from '../../db/schema/index.js';
 import { groupScope, type Actor } from '../access/policy.js';

@@ -26,7 +26,7 @@ export const leadScope = (actor: Actor) =>
  * conditions for one page, so that a minute turning in between cannot give them different boundaries.
  */
 export function leadFilters(actor: Actor, q: Omit<LeadListQuery, 'page' | 'perPage' | 'sort' | 'dir'>, since = staleBefore()): SQL {
-  const where: (SQL | undefined)[] = [leadScope(q.group ? inGroup(actor, q.group) : actor)];
+  const where: (SQL | undefined)[] = [leadScope(inGroup(actor, q.group))];
   if (q.group) where.push(eq(leads.groupId, q.group));
   if (q.status.length) where.push(inArray(leads.status, q.status));
   // Converted leads live on as clients: hidden unless asked for (or filtered by status explicitly).
@@ -118,7 +118,7 @@ const unionOf = (groupIds: number[], arm: (groupId: number) => SQLWrapper) =>
  */
 function walkedIds(actor: Actor, q: LeadListQuery, where: SQL, limit: number, offset: number): SQL | undefined {
   if (q.sort === 'value' && q.dir === 'desc') return nullsLastIds(LEAD_COLUMNS, leads.value, sql`${leads.value}`, where, limit, offset);
-  if (ownerWalkable(q.group ? inGroup(actor, q.group) : actor, q, ['converted'])) return ownerOrderIds(LEAD_COLUMNS, where, q.dir, limit, offset);
+  if (ownerWalkable(inGroup(actor, q.group), q, ['converted'])) return ownerOrderIds(LEAD_COLUMNS, where, q.dir, limit, offset);
   return undefined;
 }
 
