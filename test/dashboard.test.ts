@@ -105,17 +105,23 @@ describe('dashboard', () => {
   });
 
   it("the chart's twelve weeks count the leads and clients created in each, as SQL counts them", async () => {
-    // Spread over the chart: one lead and one client a few days apart, back 100 days.
+    // Spread over the chart: one lead and one client a few days apart, back 100 days; and at its edges: one
+    // created in the future, one in the trash, one at the very start of a week (which is that week's).
     for (let d = 1; d <= 100; d += 9) {
       await q(`insert into leads (group_id, last_name, status, created_at) values ($1, 'W', 'new', now() - make_interval(days => $2))`, [GROUPS.A.id, d]);
       await q(`insert into clients (group_id, name, created_at) values ($1, 'W', now() - make_interval(days => $2))`, [GROUPS.A.id, d + 2]);
     }
+    await q(`insert into leads (group_id, last_name, status, created_at) values ($1, 'Future', 'new', now() + interval '8 days')`, [GROUPS.A.id]);
+    await q(`insert into leads (group_id, last_name, status, created_at, deleted_at) values ($1, 'Trashed', 'new', now() - interval '2 days', now())`, [GROUPS.A.id]);
+    await q(`insert into leads (group_id, last_name, status, created_at)
+      values ($1, 'Monday', 'new', date_trunc('week', now() at time zone 'UTC') at time zone 'UTC' - interval '7 days')`, [GROUPS.A.id]);
     const res = await agents.memberA.get('/api/v1/dashboard');
     expect(res.status).toBe(200);
     const weeks = res.body.weeks as { start: string; leads: number; clients: number }[];
     expect(weeks).toHaveLength(12);
     const counted = async (table: string, start: string) => Number((await q(
-      `select count(*) from ${table} where group_id = $1 and deleted_at is null and created_at >= $2::date and created_at < $2::date + 7`, [GROUPS.A.id, start]))[0].count);
+      `select count(*) from ${table} where group_id = $1 and deleted_at is null
+         and created_at >= $2::date::timestamp at time zone 'UTC' and created_at < ($2::date + 7)::timestamp at time zone 'UTC'`, [GROUPS.A.id, start]))[0].count);
     for (const w of weeks) expect([w.leads, w.clients], w.start).toEqual([await counted('leads', w.start), await counted('clients', w.start)]);
     expect(weeks.reduce((n, w) => n + w.leads, 0)).toBeGreaterThan(8);
   });

@@ -60,6 +60,8 @@ export function createDashboardService(deps: { database: Database }) {
       leadFigures: total,
       statusRows: leadRows.filter((r) => !r.byStatus && r.status),
       owners: ownerRows.map((r) => ({ ownerId: r.ownerId, ownerName: r.ownerId ? names.get(r.ownerId) ?? null : null, open: r.open, converted: r.converted, lost: r.lost })),
+      // By position from p.chartStart: kept with the minute in the revision (cachedAggregates), so a kept value
+      // never outlives the week its chart started on.
       weekly: { leads: total.weeks, clients: clientRows.weeks },
       clientFigures: clientRows,
       // Stale leads depend on the same rows and on time only: cached with the figures (the oldest first).
