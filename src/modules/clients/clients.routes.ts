@@ -9,7 +9,7 @@ import { idParam } from '../../web/params.js';
 import { CLIENT_STATUSES, EXPORT_FORMATS } from '../../db/schema/index.js';
 import { CLIENT_SORTS, clientInput, clientListQuery } from './clients.schemas.js';
 import { commentInput } from '../records/comments.js';
-import { loadRecordHead } from '../records/records.js';
+import { recordHead } from '../records/records.js';
 
 export function clientsRoutes(services: Services): Router {
   const { clients, comments, activity, leads } = services;
@@ -95,7 +95,7 @@ export function clientsRoutes(services: Services): Router {
   async function pageLocals(req: Request) {
     const actor = req.actor!;
     const data = await clients.get(actor, cid(req));
-    const head = await loadRecordHead(services.database.db, actor, { kind: 'client', id: data.client.id }, 'record.view');
+    const head = recordHead(actor, { client: data.client }, 'record.view');
     const [timeline, commentList, fileSection] = await Promise.all([
       activity.timeline(head),
       comments.listFor(actor, head),

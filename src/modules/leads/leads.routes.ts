@@ -10,7 +10,7 @@ import { BOARD_PAGE, BOARD_STATUSES, boardRepository } from './board.js';
 import { idParam } from '../../web/params.js';
 import { commentInput } from '../records/comments.js';
 import { COUNT_CAP } from '../records/list.js';
-import { loadRecordHead } from '../records/records.js';
+import { recordHead } from '../records/records.js';
 import { alreadyConverted, clientValuesFrom, readOnly } from './leads.service.js';
 import { EDITABLE_STATUSES, LEAD_SORTS, LEAD_SOURCES, convertInput, leadInput, leadListQuery } from './leads.schemas.js';
 import { LEAD_STATUSES } from '../../db/schema/index.js';
@@ -32,7 +32,7 @@ export function leadsRoutes(services: Services): Router {
   async function pageLocals(req: Request) {
     const actor = req.actor!;
     const data = await leads.get(actor, lid(req));
-    const head = await loadRecordHead(services.database.db, actor, { kind: 'lead', id: data.lead.id }, 'record.view');
+    const head = recordHead(actor, { lead: data.lead }, 'record.view');
     const [timeline, commentList, fileSection] = await Promise.all([
       activity.timeline(head),
       comments.listFor(actor, head),

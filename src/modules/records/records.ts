@@ -36,18 +36,35 @@ export async function loadRecordHead(db: DbOrTx, actor: Actor, ref: RecordRef, a
       .select({ id: leads.id, groupId: leads.groupId, ownerId: leads.ownerId, createdById: leads.createdById, status: leads.status })
       .from(leads)
       .where(and(eq(leads.id, ref.id), isNull(leads.deletedAt)));
-    if (row) head = { kind: 'lead', id: row.id, groupId: row.groupId, ownerId: row.ownerId, createdById: row.createdById, readOnly: row.status === 'converted', leadId: row.id };
+    if (row) head = leadHead(row);
   } else {
     const [row] = await db
       .select({ id: clients.id, groupId: clients.groupId, ownerId: clients.ownerId, createdById: clients.createdById, leadId: clients.leadId })
       .from(clients)
       .where(and(eq(clients.id, ref.id), isNull(clients.deletedAt)));
-    if (row) head = { kind: 'client', ...row, readOnly: false };
+    if (row) head = clientHead(row);
   }
   if (!head) throw new NotFoundError();
   authorize(actor, action, head);
   return head;
 }
+
+/**
+ * The head of a live lead or client already read in full (a record's page), checked for `action` as
+ * loadRecordHead does: the page's comments, files and history need no second read of the record.
+ */
+export function recordHead(actor: Actor, record: { lead: LeadHeadFields } | { client: ClientHeadFields }, action: Action): RecordHead {
+  const head = 'lead' in record ? leadHead(record.lead) : clientHead(record.client);
+  authorize(actor, action, head);
+  return head;
+}
+
+type LeadHeadFields = { id: number; groupId: number; ownerId: number | null; createdById: number | null; status: string };
+type ClientHeadFields = { id: number; groupId: number; ownerId: number | null; createdById: number | null; leadId: number | null };
+const leadHead = (r: LeadHeadFields): RecordHead =>
+  ({ kind: 'lead', id: r.id, groupId: r.groupId, ownerId: r.ownerId, createdById: r.createdById, readOnly: r.status === 'converted', leadId: r.id });
+const clientHead = (r: ClientHeadFields): RecordHead =>
+  ({ kind: 'client', id: r.id, groupId: r.groupId, ownerId: r.ownerId, createdById: r.createdById, leadId: r.leadId, readOnly: false });
 
 /** The column to attach comments, files and activity to: lead_id for a lead, client_id for a client. */
 export function attachColumn(table: { leadId: AnyPgColumn; clientId: AnyPgColumn }, kind: RecordKind): AnyPgColumn {
