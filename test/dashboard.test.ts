@@ -104,6 +104,27 @@ describe('dashboard', () => {
     }
   });
 
+  it('the funnel (count and value per status) and the owner table add up as SQL counts them, cents exact', async () => {
+    // Values whose sum is not exact in floating point (0.1 + 0.2), over owners and statuses.
+    for (const [status, value, owner] of [['new', '0.10', USERS.memberA.id], ['new', '0.20', USERS.managerA.id], ['lost', '12345678.99', null], ['new', '0.01', null]] as const) {
+      await q(`insert into leads (group_id, last_name, status, value, owner_id) values ($1, 'F', $2, $3, $4)`, [GROUPS.A.id, status, value, owner]);
+    }
+    const res = await agents.managerA.get(`/api/v1/dashboard?group=${GROUPS.A.id}`);
+    expect(res.status).toBe(200);
+    const scope = `group_id = ${GROUPS.A.id} and deleted_at is null`;
+    const byStatus = await q(`select status::text, count(*)::int as count, coalesce(sum(value), 0)::text as value from leads where ${scope} group by 1`);
+    for (const f of res.body.funnel as { status: string; count: number; value: number }[]) {
+      const row = byStatus.find((r) => r.status === f.status);
+      expect([f.count, f.value.toFixed(2)], f.status).toEqual([row?.count ?? 0, Number(row?.value ?? 0).toFixed(2)]);
+      if (row) expect(String(f.value)).toBe(String(Number(row.value)));
+    }
+    const byOwner = await q(`select owner_id as "ownerId", count(*) filter (where status in ('new', 'contacted', 'qualified'))::int as open,
+      count(*) filter (where status = 'converted')::int as converted, count(*) filter (where status = 'lost')::int as lost from leads where ${scope} group by 1`);
+    const owners = res.body.owners as { ownerId: number | null; open: number; converted: number; lost: number }[];
+    expect(owners.map(({ ownerId, open, converted, lost }) => ({ ownerId, open, converted, lost })).sort((a, b) => (a.ownerId ?? 0) - (b.ownerId ?? 0)))
+      .toEqual(byOwner.sort((a, b) => (a.ownerId ?? 0) - (b.ownerId ?? 0)));
+  });
+
   it("the chart's twelve weeks count the leads and clients created in each, as SQL counts them", async () => {
     // Spread over the chart: one lead and one client a few days apart, back 100 days; and at its edges: one
     // created in the future, one in the trash, one at the very start of a week (which is that week's).

@@ -4,7 +4,7 @@ import { queryHref } from '../../lib/pagination.js';
 import { NotFoundError } from '../../web/errors.js';
 import { canSee, type Actor } from '../access/policy.js';
 import { OPEN_STATUSES, STALE_DAYS, staleBefore } from '../leads/leads.schemas.js';
-import { CHART_WEEKS, dashboardRepository as repo, type Periods } from './dashboard.repository.js';
+import { CHART_WEEKS, dashboardRepository as repo, type LeadCell, type Periods } from './dashboard.repository.js';
 import { groupsOf, namedScopeRevision, revisionMemo } from '../records/revisions.js';
 
 const DAY = 86_400_000;
@@ -25,6 +25,26 @@ export function periods(now = new Date()): Periods {
     chartStart: new Date(weekStart.getTime() - (CHART_WEEKS - 1) * 7 * DAY),
     staleBefore: staleBefore(now.getTime()),
   };
+}
+
+/** The lead figures the dashboard adds up from the cells (per status and owner) the database counted. */
+const FIGURES = ['n', 'open', 'converted', 'lost', 'newThisWeek', 'newPrevWeek', 'newThisMonth', 'newPrevMonth', 'created30', 'converted30', 'created90', 'converted90', 'stale'] as const;
+/** `cents`: the value (two decimals) summed in whole cents, so the sum is as exact as the database's. */
+type Figures = Record<(typeof FIGURES)[number], number> & { cents: number; weeks: number[] };
+const noFigures = (): Figures => ({ ...(Object.fromEntries(FIGURES.map((f) => [f, 0])) as Record<(typeof FIGURES)[number], number>), cents: 0, weeks: Array<number>(CHART_WEEKS).fill(0) });
+
+/** The cells added up per `key` (the total: one key for all). */
+function sumBy<K>(cells: LeadCell[], key: (c: LeadCell) => K): Map<K, Figures> {
+  const sums = new Map<K, Figures>();
+  for (const c of cells) {
+    const k = key(c);
+    let f = sums.get(k);
+    if (!f) sums.set(k, (f = noFigures()));
+    for (const name of FIGURES) f[name] += c[name];
+    f.cents += Math.round(Number(c.value ?? 0) * 100);
+    c.weeks.forEach((n, i) => (f.weeks[i]! += n));
+  }
+  return sums;
 }
 
 /** How long aggregates may be reused while nothing in their groups changed (time alone moves "stale", "this week"). */
@@ -51,14 +71,16 @@ export function createDashboardService(deps: { database: Database }) {
   const { db } = deps.database;
 
   async function aggregates(tx: DbOrTx, actor: Actor, group: number | undefined, p: Periods) {
-    const leadRows = await repo.leadAggregates(tx, actor, group, p);
+    await repo.noParallelWorkers(tx);
+    const cells = await repo.leadAggregates(tx, actor, group, p);
     const clientRows = await repo.clientAggregates(tx, actor, group, p);
-    const total = leadRows.find((r) => r.byStatus && r.byOwner)!;
-    const ownerRows = leadRows.filter((r) => !r.byOwner).sort((a, b) => b.n - a.n || (a.ownerId ?? 0) - (b.ownerId ?? 0)).slice(0, 50);
+    const total = sumBy(cells, () => 0).get(0) ?? noFigures();
+    const ownerRows = [...sumBy(cells, (c) => c.ownerId)].map(([ownerId, f]) => ({ ...f, ownerId }))
+      .sort((a, b) => b.n - a.n || (a.ownerId ?? 0) - (b.ownerId ?? 0)).slice(0, 50);
     const names = new Map((await repo.ownerNames(tx, ownerRows.flatMap((r) => (r.ownerId ? [r.ownerId] : [])))).map((u) => [u.id, u.name]));
     return {
       leadFigures: total,
-      statusRows: leadRows.filter((r) => !r.byStatus && r.status),
+      statusRows: [...sumBy(cells, (c) => c.status)].map(([status, f]) => ({ status, n: f.n, value: f.cents / 100 })),
       owners: ownerRows.map((r) => ({ ownerId: r.ownerId, ownerName: r.ownerId ? names.get(r.ownerId) ?? null : null, open: r.open, converted: r.converted, lost: r.lost })),
       // By position from p.chartStart: kept with the minute in the revision (cachedAggregates), so a kept value
       // never outlives the week its chart started on.
@@ -103,7 +125,7 @@ export function createDashboardService(deps: { database: Database }) {
       const clientsHref = (q: Record<string, unknown>) => queryHref('/clients', { ...g, ...q });
       const lastDay = (d: Date) => iso(new Date(d.getTime() - DAY));
       const byStatus = Object.fromEntries(LEAD_STATUSES.map((s) => [s, { n: 0, value: 0 }]));
-      for (const r of statusRows) byStatus[r.status!] = { n: r.n, value: Number(r.value ?? 0) };
+      for (const r of statusRows) byStatus[r.status] = { n: r.n, value: r.value };
       // A percentage with one decimal, or null when nothing was created in the period.
       const rate = (num: number, den: number) => (den ? Math.round((num / den) * 1000) / 10 : null);
 
