@@ -17,7 +17,8 @@ export interface Periods {
   prevMonthStart: Date;
   d30: Date;
   d90: Date;
-  chartStart: Date;
+  /** The chart's weeks: CHART_WEEKS + 1 boundaries, each week from one to the next, oldest first. */
+  weekStarts: Date[];
   /** Leads with no activity since then are stale. */
   staleBefore: Date;
 }
@@ -40,13 +41,12 @@ export interface LeadCell {
   created90: number;
   converted90: number;
   stale: number;
-  /** The chart's twelve weeks from Periods.chartStart, oldest first: the rows created in each. */
+  /** The rows created in each of the chart's weeks (Periods.weekStarts), oldest first. */
   weeks: number[];
 }
 
 /** The chart's weeks. */
 export const CHART_WEEKS = 12;
-const WEEK = 7 * 86_400_000;
 
 /**
  * The rows created in each of the chart's weeks, as one array column: a count per week, not a grouping set per
@@ -54,9 +54,9 @@ const WEEK = 7 * 86_400_000;
  * on disk, in an order read from a status index (2.4–2.9 s for every recomputed dashboard); twelve counts ride
  * along the one hashed pass (0.9 s, F41).
  */
-const weekCounts = (col: SQL, from: Date) =>
-  sql`array[${sql.join(Array.from({ length: CHART_WEEKS }, (_, i) =>
-    sql`count(*) filter (where ${col} >= ${new Date(from.getTime() + i * WEEK)} and ${col} < ${new Date(from.getTime() + (i + 1) * WEEK)})::int`), sql`, `)}] as weeks`;
+const weekCounts = (col: SQL, starts: Date[]) =>
+  sql`array[${sql.join(starts.slice(0, -1).map((start, i) =>
+    sql`count(*) filter (where ${col} >= ${start} and ${col} < ${starts[i + 1]})::int`), sql`, `)}] as weeks`;
 
 export const dashboardRepository = {
   /**
@@ -73,9 +73,10 @@ export const dashboardRepository = {
    * up into the totals and the chart's weeks (weekCounts), the funnel and pipeline (per status) and the owner
    * table (per owner), a few thousand cells at most. As grouping sets ((), status, owner) every row fed each of
    * the ~25 aggregates three times (same minute, without parallel workers: an admin's million leads 0.94–0.96 s →
-   * 0.83–0.87 s, a member's 85,000 leads 90–97 → 51–54 ms; F42). Eleven separate aggregates read the same rows four times. The status is grouped as text: as the enum
-   * column, the planner read an admin's million leads in status order from leads_live_status_idx (a table visit
-   * per row, 1.3 s) to feed a sorted group, where a sequential scan hashes them (F41).
+   * 0.83–0.87 s, a member's 85,000 leads 90–97 → 51–54 ms; F42). Eleven separate aggregates read the same rows
+   * four times. The status is grouped as text: as the enum column, the planner read an admin's million leads in
+   * status order from leads_live_status_idx (a table visit per row, 1.3 s) to feed a sorted group, where a
+   * sequential scan hashes them (F41).
    */
   async leadAggregates(db: DbOrTx, actor: Actor, group: number | undefined, p: Periods): Promise<LeadCell[]> {
     // converted: '1' so converted leads count as created leads, as on the list with "show converted".
@@ -96,7 +97,7 @@ export const dashboardRepository = {
         count(*) filter (where created_at >= ${p.d90} and status = 'converted')::int as "converted90",
         -- The list's test for stale (leadFilters; created_at is implied, and there lets the list walk its index).
         count(*) filter (where ${open} and last_activity_at < ${p.staleBefore} and created_at < ${p.staleBefore})::int as stale,
-        ${weekCounts(sql`created_at`, p.chartStart)}
+        ${weekCounts(sql`created_at`, p.weekStarts)}
       from (
         select ${leads.status}::text as status, ${leads.ownerId} as owner_id, ${leads.value} as value, ${leads.createdAt} as created_at,
           ${leads.lastActivityAt} as last_activity_at
@@ -115,7 +116,7 @@ export const dashboardRepository = {
   async clientAggregates(db: DbOrTx, actor: Actor, group: number | undefined, p: Periods) {
     const where = clientWhere(actor, { group, sort: 'created', dir: 'desc' });
     const { rows } = await db.execute<{ n: number; newThisMonth: number; weeks: number[] }>(sql`
-      select count(*)::int as n, count(*) filter (where created_at >= ${p.monthStart})::int as "newThisMonth", ${weekCounts(sql`created_at`, p.chartStart)}
+      select count(*)::int as n, count(*) filter (where created_at >= ${p.monthStart})::int as "newThisMonth", ${weekCounts(sql`created_at`, p.weekStarts)}
       from (select ${clients.createdAt} as created_at from ${clients} where ${where}) c`);
     return rows[0]!;
   },

@@ -22,7 +22,7 @@ export function periods(now = new Date()): Periods {
     prevMonthStart: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)),
     d30: new Date(today.getTime() - 29 * DAY),
     d90: new Date(today.getTime() - 89 * DAY),
-    chartStart: new Date(weekStart.getTime() - (CHART_WEEKS - 1) * 7 * DAY),
+    weekStarts: Array.from({ length: CHART_WEEKS + 1 }, (_, i) => new Date(weekStart.getTime() - (CHART_WEEKS - 1 - i) * 7 * DAY)),
     staleBefore: staleBefore(now.getTime()),
   };
 }
@@ -82,7 +82,7 @@ export function createDashboardService(deps: { database: Database }) {
       leadFigures: total,
       statusRows: [...sumBy(cells, (c) => c.status)].map(([status, f]) => ({ status, n: f.n, value: f.cents / 100 })),
       owners: ownerRows.map((r) => ({ ownerId: r.ownerId, ownerName: r.ownerId ? names.get(r.ownerId) ?? null : null, open: r.open, converted: r.converted, lost: r.lost })),
-      // By position from p.chartStart: kept with the minute in the revision (cachedAggregates), so a kept value
+      // By position in p.weekStarts: kept with the minute in the revision (cachedAggregates), so a kept value
       // never outlives the week its chart started on.
       weekly: { leads: total.weeks, clients: clientRows.weeks },
       clientFigures: clientRows,
@@ -129,10 +129,7 @@ export function createDashboardService(deps: { database: Database }) {
       // A percentage with one decimal, or null when nothing was created in the period.
       const rate = (num: number, den: number) => (den ? Math.round((num / den) * 1000) / 10 : null);
 
-      const weeks = Array.from({ length: CHART_WEEKS }, (_, i) => {
-        const start = new Date(p.chartStart.getTime() + i * 7 * DAY);
-        return { start: iso(start), leads: weekly.leads[i] ?? 0, clients: weekly.clients[i] ?? 0 };
-      });
+      const weeks = p.weekStarts.slice(0, -1).map((start, i) => ({ start: iso(start), leads: weekly.leads[i] ?? 0, clients: weekly.clients[i] ?? 0 }));
 
       return {
         cards: {

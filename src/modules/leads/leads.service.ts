@@ -22,6 +22,8 @@ export const OWNER_SELECT_MAX = 50;
 export const OWNER_FIND_LIMIT = 30;
 /** Text compared the way people type it: letter case and ё/е do not matter. */
 const folded = (s: string) => s.toLowerCase().replaceAll('ё', 'е');
+/** The person an owner filter's value (`owner` in the query: an id, "me", "none" or nothing) names, if any. */
+const chosenIn = <T extends { id: number }>(people: T[], selected: unknown) => people.find((o) => String(o.id) === String(selected));
 const TRACKED: (keyof Lead)[] = ['firstName', 'lastName', 'email', 'phone', 'company', 'source', 'status', 'value', 'description', 'ownerId', 'groupId'];
 
 export interface LeadsDeps {
@@ -97,7 +99,8 @@ export function createLeadsService(deps: LeadsDeps) {
     async listOptions(actor: Actor, selectedOwner: unknown) {
       const { groups: groupList, ownerChoices } = await choices(actor);
       const find = ownerChoices.length > OWNER_SELECT_MAX;
-      const people = find ? ownerChoices.filter((o) => String(o.id) === String(selectedOwner)) : ownerChoices;
+      const chosen = chosenIn(ownerChoices, selectedOwner);
+      const people = find ? (chosen ? [chosen] : []) : ownerChoices;
       return { groups: groupList, managesAny: managesAny(actor), ownerFilter: { find, people, count: ownerChoices.length } };
     },
 
@@ -111,7 +114,7 @@ export function createLeadsService(deps: LeadsDeps) {
       const needle = folded(text.trim());
       const matches = needle ? ownerChoices.filter((o) => o.search.includes(needle)) : ownerChoices;
       const people = matches.slice(0, OWNER_FIND_LIMIT);
-      const chosen = ownerChoices.find((o) => String(o.id) === String(selected));
+      const chosen = chosenIn(ownerChoices, selected);
       if (chosen && !people.includes(chosen)) people.push(chosen);
       return { people, total: matches.length, more: Math.max(0, matches.length - OWNER_FIND_LIMIT), first: matches[0]?.id ?? null };
     },
