@@ -394,6 +394,37 @@ async function main() {
         (row.baseline?.result && f.sql ? `   SQL ${fmt(row.baseline.result.rps)} req/s → ${(row.ratio! * 100).toFixed(0)}%` : '') + (row.failed ? '  FAILED' : ''));
     }
 
+    // The admin's dashboard right after a change: the figures it reused are counted again. One view at a time, each
+    // after a write (an edit of one lead): in one group, taking the groups in turn (that group's figures are
+    // counted again, F43), and beside it, in every group at once (each group counted again: what any change cost
+    // before F43). Both include their write.
+    const afterChange = 'dashboard (admin, all groups) after a change in one group, one view at a time';
+    if (!only || only.test(afterChange)) {
+      const writer = new pg.Client({ connectionString: dbUrl });
+      await writer.connect();
+      try {
+        const groupIds = (await writer.query('select id from groups order by id')).rows.map((r) => r.id as number);
+        const touch = (ids: number[]) => writer.query(
+          `update leads set updated_at = updated_at where id in (select (select id from leads where group_id = g and deleted_at is null limit 1) from unnest($1::int[]) g)`, [ids]);
+        const view = async () => {
+          const res = await fetch(`${app.url}/dashboard`, { headers: headersFor('admin') });
+          await res.text();
+          if (res.status !== 200) throw new Error(`dashboard after a change: answered ${res.status}`);
+        };
+        let n = 0;
+        const one = await runAsync(smoke ? 4 : groupIds.length, 1, async () => { await touch([groupIds[n++ % groupIds.length]!]); await view(); });
+        const every = await runAsync(smoke ? 2 : 5, 1, async () => { await touch(groupIds); await view(); });
+        const row: Row = {
+          section: 'http', figure: afterChange, result: one,
+          vsExpress: one.rps / expressResult.rps, baseline: { name: 'the same after a change in every group', result: every }, ratio: one.rps / every.rps,
+        };
+        rows.push(row);
+        log(`  ${row.figure.padEnd(58)} ${fmt(one.rps).padStart(7)} /s  p95 ${ms(one.p95)} ms   every group changed: ${fmt(every.rps)} /s, p95 ${ms(every.p95)} ms`);
+      } finally {
+        await writer.end();
+      }
+    }
+
     // Login: one fresh anonymous session (cookie + CSRF token) per request, as a browser has; accounts in turn so
     // the per-account throttle never sees parallel attempts on one account (successful logins clear their attempt).
     if (!only || only.test('login')) {

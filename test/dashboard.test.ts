@@ -82,20 +82,22 @@ describe('dashboard', () => {
     }
   });
 
-  it('the stale figure and the list it links to take the same boundary, and move together when the minute turns', async () => {
-    // The app's clock moved by hand: 20 s into a minute, then 45 s on (past the minute, within the 60 s reuse).
-    const minute = Math.floor(Date.now() / 60_000) * 60_000;
-    vi.useFakeTimers({ toFake: ['Date'], now: minute + 20_000 });
+  it('the stale figure and the list it links to take the same boundary, and move together when the day turns', async () => {
+    // The app's clock moved by hand: back to the last half minute of yesterday (UTC), then past midnight (an hour's
+    // jump ahead would end the sessions). The activity 16 days old written below is stale by both days' boundaries:
+    // it is the day turning, not the 60 s reuse, that makes the kept figures be counted again.
+    const today = Math.floor(Date.now() / DAY) * DAY;
+    vi.useFakeTimers({ toFake: ['Date'], now: today - 30_000 });
     try {
       const stale = await card('memberA', 'stale');
       expect(stale.figure).toBe('2');
       expect(await listTotal('memberA', stale.href)).toBe(2);
       // Made stale behind the memos' backs (revision triggers off): neither the figure nor the list sees it yet.
       await q(`begin; set local session_replication_role = replica;
-        update leads set last_activity_at = now() - interval '15 days', created_at = now() - interval '20 days' where last_name = 'Lnew3'; commit`);
+        update leads set last_activity_at = now() - interval '16 days', created_at = now() - interval '20 days' where last_name = 'Lnew3'; commit`);
       expect((await card('memberA', 'stale')).figure).toBe('2');
       expect(await listTotal('memberA', stale.href)).toBe(2);
-      vi.setSystemTime(minute + 65_000);
+      vi.setSystemTime(today + 5_000);
       expect((await card('memberA', 'stale')).figure).toBe('3');
       expect(await listTotal('memberA', stale.href)).toBe(3);
       expect(/data-testid="stale-list">[\s\S]*?<\/ul>/.exec((await agents.memberA.get('/dashboard')).text)?.[0]).toContain('Lnew3');
@@ -201,7 +203,7 @@ describe('dashboard', () => {
 
   // Holds a connection open while the app answers: needs a PostgreSQL server (the embedded one has one connection).
   it.skipIf(inject('embedded'))('a view with nothing changed reuses the figures; changes in two groups committed out of order are both seen', async () => {
-    const spy = vi.spyOn(dashboardRepository, 'leadAggregates');
+    const spy = vi.spyOn(dashboardRepository, 'leadCells');
     try {
       const open = async () => Number((await card('admin', 'open-leads')).figure);
       expect(await open()).toBe(6);
@@ -220,10 +222,43 @@ describe('dashboard', () => {
         a.release();
       }
       expect(await open()).toBe(5);
-      expect(spy).toHaveBeenCalledTimes(2);
+      // Each change recounted its own group alone.
+      expect(spy.mock.calls.map((c) => c[2])).toEqual([[GROUPS.B.id], [GROUPS.A.id]]);
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('a change in one group recounts that group alone, for every dashboard that shows it; the figures stay exact', async () => {
+    const spy = vi.spyOn(dashboardRepository, 'leadCells');
+    const open = async (actor: ActorName, query = '') => Number((await card(actor, 'open-leads', query)).figure);
+    try {
+      expect(await open('admin')).toBe(6);
+      // The manager sees the whole group A, as the admin does: the group's figures the admin's view counted serve.
+      spy.mockClear();
+      expect(await open('managerA')).toBe(4);
+      expect(await open('admin', `?group=${GROUPS.A.id}`)).toBe(4);
+      expect(spy).not.toHaveBeenCalled();
+      await q(`insert into leads (group_id, last_name, status, value) values ($1, 'Late', 'qualified', 7)`, [GROUPS.B.id]);
+      expect(await open('admin')).toBe(7);
+      expect(await open('memberB')).toBe(3);
+      expect(spy.mock.calls.map((c) => c[2])).toEqual([[GROUPS.B.id]]);
+      // The sums still equal the SQL's over both groups: the kept group A and the recounted group B.
+      const page = await agents.admin.get('/api/v1/dashboard');
+      const [sums] = await q(`select count(*)::int as n, sum(value)::text as value from leads where deleted_at is null and status = 'qualified'`);
+      const qualified = (page.body.funnel as { status: string; count: number; value: number }[]).find((f) => f.status === 'qualified')!;
+      expect([qualified.count, qualified.value]).toEqual([sums.n, Number(sums.value)]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('"own records" visibility: the member\'s figures of the group are their own, not the group\'s kept ones', async () => {
+    expect(Number((await card('admin', 'open-leads', `?group=${GROUPS.A.id}`)).figure)).toBe(4);
+    await q(`update groups set visibility = 'own' where id = $1`, [GROUPS.A.id]);
+    // memberA owns (and created) the two new leads of group A; the manager still sees the whole group.
+    expect((await card('memberA', 'open-leads')).figure).toBe('2');
+    expect((await card('managerA', 'open-leads')).figure).toBe('4');
   });
 });
 

@@ -1,5 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { GROUPS, USERS, useFixtureSuite, type ActorName } from './helpers/fixture.js';
+import type { Actor } from '../src/modules/access/policy.js';
+import { leadListQuery } from '../src/modules/leads/leads.schemas.js';
 
 const f = useFixtureSuite();
 const { q, post } = f;
@@ -334,17 +336,22 @@ describe('the list', () => {
     expect(await listNames('managerA', 'sort=name&dir=asc')).toEqual(['Brown Bob', 'Smith Unseen', 'Иванов Иван', 'Петрова Ольга']);
   });
 
-  it('the stale list is kept within its minute, and read again once the minute (its 14-day boundary) moves', async () => {
-    // The app's clock is moved by hand, 20 s into a minute and then 45 s on: past the minute, within the memo's
-    // 60 s, so it is the boundary that makes the page be read again, not the memo's age.
-    const minute = Math.floor(Date.now() / 60_000) * 60_000;
-    vi.useFakeTimers({ toFake: ['Date'], now: minute + 20_000 });
+  it('a lead becomes stale when the day turns 14 days after the day of its last activity', async () => {
+    // The app's clock is moved by hand, back to the last half minute of yesterday (UTC), then past midnight. Read
+    // through the service: a session saved at a clock hours behind the database's would have expired there.
+    const DAY = 86_400_000;
+    const today = Math.floor(Date.now() / DAY) * DAY;
+    const manager: Actor = { id: USERS.managerA.id, isAdmin: false, memberships: [{ groupId: GROUPS.A.id, groupName: GROUPS.A.name, role: 'manager', visibility: 'all' }] };
+    const stale = async () => (await f.t.services.leads.list(manager, leadListQuery.parse({ stale: '1' }))).items.map((l) => `${l.lastName} ${l.firstName}`);
+    vi.useFakeTimers({ toFake: ['Date'], now: today - 30_000 });
     try {
-      expect(await listNames('managerA', 'stale=1')).toEqual([]);
-      await q(`begin; set local session_replication_role = replica; update leads set last_activity_at = now() - interval '30 days', created_at = now() - interval '40 days' where last_name = 'Иванов'; commit`);
-      expect(await listNames('managerA', 'stale=1')).toEqual([]);
-      vi.setSystemTime(minute + 65_000);
-      expect(await listNames('managerA', 'stale=1')).toEqual(['Иванов Иван']);
+      // Last active an hour into the day 15 days before today: within yesterday's 14 days, not within today's.
+      await q(`update leads set last_activity_at = $1, created_at = $2 where last_name = 'Иванов'`, [new Date(today - 15 * DAY + 3_600_000), new Date(today - 40 * DAY)]);
+      expect(await stale()).toEqual([]);
+      vi.setSystemTime(today - 1_000);
+      expect(await stale()).toEqual([]);
+      vi.setSystemTime(today + 1_000);
+      expect(await stale()).toEqual(['Иванов Иван']);
     } finally {
       vi.useRealTimers();
     }

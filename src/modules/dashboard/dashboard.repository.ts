@@ -1,8 +1,8 @@
 import { and, desc, eq, inArray, isNotNull, isNull, or, sql, type SQL } from 'drizzle-orm';
-import { alias } from 'drizzle-orm/pg-core';
+import { alias, type AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client.js';
-import { activities, clients, directoryRevision, groupRevisions, leads, users } from '../../db/schema/index.js';
-import { groupScope, type Actor } from '../access/policy.js';
+import { activities, clients, directoryRevision, groupRevisions, groups, leads, users } from '../../db/schema/index.js';
+import { groupScope, inGroups, type Actor } from '../access/policy.js';
 import { clientWhere } from '../clients/clients.repository.js';
 import { leadFilters } from '../leads/leads.repository.js';
 import { OPEN_STATUSES } from '../leads/leads.schemas.js';
@@ -11,6 +11,8 @@ import { OPEN_STATUSES } from '../leads/leads.schemas.js';
 const noFilters = { status: [], q: undefined, owner: undefined, source: undefined, createdFrom: undefined, createdTo: undefined, valueMin: undefined, valueMax: undefined, stale: undefined };
 
 export interface Periods {
+  /** The day (UTC) every other period is counted from: a group's figures are kept for that day (dashboard.service). */
+  today: Date;
   weekStart: Date;
   prevWeekStart: Date;
   monthStart: Date;
@@ -23,8 +25,9 @@ export interface Periods {
   staleBefore: Date;
 }
 
-/** The lead figures of one status and one owner (null: unassigned) in the scope: the dashboard sums them up. */
+/** The lead figures of one group, status and owner (null: unassigned) in the scope: the dashboard sums them up. */
 export interface LeadCell {
+  groupId: number;
   status: string;
   ownerId: number | null;
   n: number;
@@ -44,6 +47,23 @@ export interface LeadCell {
   /** The rows created in each of the chart's weeks (Periods.weekStarts), oldest first. */
   weeks: number[];
 }
+
+/** The client figures of one group in the scope. */
+export type ClientCell = {
+  groupId: number;
+  n: number;
+  newThisMonth: number;
+  weeks: number[];
+};
+
+/** The actor's scope in `groupIds` alone (all of it without). */
+const inScope = (actor: Actor, groupIds: number[] | undefined) => (groupIds ? inGroups(actor, groupIds) : actor);
+
+/**
+ * An admin's scope narrowed to `groupIds` (a member's is narrowed by inScope: repeating the condition would make
+ * the planner expect a fraction of the rows, see inGroup).
+ */
+const adminGroups = (actor: Actor, col: AnyPgColumn, groupIds: number[] | undefined) => (actor.isAdmin && groupIds ? inArray(col, groupIds.length ? groupIds : [0]) : undefined);
 
 /** The chart's weeks. */
 export const CHART_WEEKS = 12;
@@ -69,21 +89,22 @@ export const dashboardRepository = {
   },
 
   /**
-   * Every lead figure of the page in one pass over the scope, per status and owner: the dashboard adds the cells
-   * up into the totals and the chart's weeks (weekCounts), the funnel and pipeline (per status) and the owner
-   * table (per owner), a few thousand cells at most. As grouping sets ((), status, owner) every row fed each of
-   * the ~25 aggregates three times (same minute, without parallel workers: an admin's million leads 0.94–0.96 s →
+   * Every lead figure of the page in one pass over the scope (in `groupIds` alone if given), per group, status and
+   * owner: the dashboard adds the cells up into the totals and the chart's weeks (weekCounts), the funnel and
+   * pipeline (per status) and the owner table (per owner), and keeps each group's cells until that group changes
+   * (F43). A few thousand cells at most. As grouping sets ((), status, owner) every row fed each of the ~25
+   * aggregates three times (same minute, without parallel workers: an admin's million leads 0.94–0.96 s →
    * 0.83–0.87 s, a member's 85,000 leads 90–97 → 51–54 ms; F42). Eleven separate aggregates read the same rows
    * four times. The status is grouped as text: as the enum column, the planner read an admin's million leads in
    * status order from leads_live_status_idx (a table visit per row, 1.3 s) to feed a sorted group, where a
    * sequential scan hashes them (F41).
    */
-  async leadAggregates(db: DbOrTx, actor: Actor, group: number | undefined, p: Periods): Promise<LeadCell[]> {
+  async leadCells(db: DbOrTx, actor: Actor, groupIds: number[] | undefined, p: Periods): Promise<LeadCell[]> {
     // converted: '1' so converted leads count as created leads, as on the list with "show converted".
-    const where = leadFilters(actor, { ...noFilters, group, converted: '1' });
+    const where = and(leadFilters(inScope(actor, groupIds), { ...noFilters, converted: '1' }), adminGroups(actor, leads.groupId, groupIds));
     const open = sql.raw(`status in (${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`);
     const { rows } = await db.execute<Record<string, unknown>>(sql`
-      select status, owner_id as "ownerId", count(*)::int as n, sum(value)::text as value,
+      select group_id as "groupId", status, owner_id as "ownerId", count(*)::int as n, sum(value)::text as value,
         count(*) filter (where ${open})::int as open,
         count(*) filter (where status = 'converted')::int as converted,
         count(*) filter (where status = 'lost')::int as lost,
@@ -99,11 +120,11 @@ export const dashboardRepository = {
         count(*) filter (where ${open} and last_activity_at < ${p.staleBefore} and created_at < ${p.staleBefore})::int as stale,
         ${weekCounts(sql`created_at`, p.weekStarts)}
       from (
-        select ${leads.status}::text as status, ${leads.ownerId} as owner_id, ${leads.value} as value, ${leads.createdAt} as created_at,
-          ${leads.lastActivityAt} as last_activity_at
+        select ${leads.groupId} as group_id, ${leads.status}::text as status, ${leads.ownerId} as owner_id, ${leads.value} as value,
+          ${leads.createdAt} as created_at, ${leads.lastActivityAt} as last_activity_at
         from ${leads} where ${where}
       ) l
-      group by status, owner_id`);
+      group by group_id, status, owner_id`);
     return rows as unknown as LeadCell[];
   },
 
@@ -112,13 +133,20 @@ export const dashboardRepository = {
     return ids.length ? db.select({ id: users.id, name: users.name }).from(users).where(inArray(users.id, ids)) : Promise.resolve([]);
   },
 
-  /** Clients in total, new this month, and new per week of the chart, in one pass. */
-  async clientAggregates(db: DbOrTx, actor: Actor, group: number | undefined, p: Periods) {
-    const where = clientWhere(actor, { group, sort: 'created', dir: 'desc' });
-    const { rows } = await db.execute<{ n: number; newThisMonth: number; weeks: number[] }>(sql`
-      select count(*)::int as n, count(*) filter (where created_at >= ${p.monthStart})::int as "newThisMonth", ${weekCounts(sql`created_at`, p.weekStarts)}
-      from (select ${clients.createdAt} as created_at from ${clients} where ${where}) c`);
-    return rows[0]!;
+  /** Clients in total, new this month, and new per week of the chart, per group, in one pass (as leadCells). */
+  async clientCells(db: DbOrTx, actor: Actor, groupIds: number[] | undefined, p: Periods) {
+    const where = and(clientWhere(inScope(actor, groupIds), { sort: 'created', dir: 'desc' }), adminGroups(actor, clients.groupId, groupIds));
+    const { rows } = await db.execute<ClientCell>(sql`
+      select group_id as "groupId", count(*)::int as n, count(*) filter (where created_at >= ${p.monthStart})::int as "newThisMonth",
+        ${weekCounts(sql`created_at`, p.weekStarts)}
+      from (select ${clients.groupId} as group_id, ${clients.createdAt} as created_at from ${clients} where ${where}) c
+      group by group_id`);
+    return rows;
+  },
+
+  /** Every group's id: the groups an admin's dashboard over all groups adds up. */
+  async groupIds(db: DbOrTx) {
+    return (await db.select({ id: groups.id }).from(groups)).map((g) => g.id);
   },
 
   /**
@@ -149,12 +177,21 @@ export const dashboardRepository = {
       .limit(10);
   },
 
-  /** The oldest ten stale leads, by the figures' boundary (`staleBefore`, the one the list they link to takes). */
+  /**
+   * The oldest ten stale leads, by the figures' boundary (`staleBefore`, the one the list they link to takes): the
+   * oldest ten of each open status, each walked from the start of leads_live_status_activity_idx, merged. As one
+   * query over the three statuses, the planner read all of an admin's stale leads and sorted them (150 ms with
+   * two workers; a member's 11 ms), where each walk stops at its tenth (0.6 ms and 1 ms; F43).
+   */
   staleLeads(db: DbOrTx, actor: Actor, group: number | undefined, staleBefore: Date) {
+    const oldest = (status: (typeof OPEN_STATUSES)[number]) =>
+      sql`(${db.select({ id: leads.id, lastActivityAt: leads.lastActivityAt }).from(leads)
+        .where(leadFilters(actor, { ...noFilters, group, status: [status], stale: '1' }, staleBefore)).orderBy(leads.lastActivityAt).limit(10)})`;
+    const ids = sql`(select id from (${sql.join(OPEN_STATUSES.map(oldest), sql` union all `)}) o order by last_activity_at limit 10)`;
     return db
       .select({ id: leads.id, firstName: leads.firstName, lastName: leads.lastName, company: leads.company, lastActivityAt: leads.lastActivityAt })
       .from(leads)
-      .where(leadFilters(actor, { ...noFilters, group, stale: '1' }, staleBefore))
+      .where(inArray(leads.id, ids))
       .orderBy(leads.lastActivityAt)
       .limit(10);
   },

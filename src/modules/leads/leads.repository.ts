@@ -246,7 +246,7 @@ export const leadsRepository = {
   /**
    * One page and the (capped) total, in two queries whatever the page size (no query per row); none when this
    * process read the same page within a minute and nothing in its groups and no name changed since
-   * (memoizedPage; "stale" too: its boundary is a parameter that moves once a minute, see staleBefore).
+   * (memoizedPage; "stale" too: its boundary is a parameter that moves once a day, see staleBefore).
    */
   async list(db: DbOrTx, actor: Actor, q: LeadListQuery, opts: ListOptions = {}) {
     const since = staleBefore();

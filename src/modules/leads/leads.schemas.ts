@@ -8,13 +8,15 @@ export const LEAD_SOURCES = ['website', 'referral', 'cold_call', 'email', 'event
 export const EDITABLE_STATUSES = ['new', 'contacted', 'qualified', 'lost'] as const;
 export const STALE_DAYS = 14;
 /**
- * Where "stale" begins: STALE_DAYS before now, at the start of the minute. The list, its count and the dashboard
- * take the same boundary, so the dashboard's figure and the list it links to agree, and a page of stale leads is
- * the same for a whole minute: it is kept like any other list page (memoizedPage, F37), where a boundary taken from
- * the database's clock made every request another query. To the minute is all a rule counted in days needs.
+ * Where "stale" begins: STALE_DAYS before the start of today (UTC, the days the lists' date filters use): a lead
+ * is stale when nothing happened to it on any of the last STALE_DAYS days nor today. The list, its count and the
+ * dashboard take the same boundary, so the dashboard's figure and the list it links to agree, and it moves once a
+ * day: a page of stale leads is kept like any other list page (memoizedPage, F37), and the dashboard's figures
+ * of a group are kept until that group changes or the day turns (F43). It was the start of the minute (F37), which
+ * made every admin dashboard recount a million leads each minute; a rule counted in days needs no more than days.
  */
 export function staleBefore(now = Date.now()): Date {
-  return new Date(Math.floor(now / 60_000) * 60_000 - STALE_DAYS * 86_400_000);
+  return new Date(Math.floor(now / 86_400_000) * 86_400_000 - STALE_DAYS * 86_400_000);
 }
 export const OPEN_STATUSES = ['new', 'contacted', 'qualified'] as const;
 export const LEAD_SORTS = ['created', 'updated', 'name', 'status', 'value', 'owner'] as const;

@@ -29,7 +29,7 @@ const dialect = new PgDialect();
  * `compute()`, or its value from an earlier call with the same `kind`, `where` (compared as rendered SQL with its
  * parameters) and `extra` while `revision` is the same. `revision` must cover everything the value depends on
  * (scopeRevision of the groups `where` can match, plus the directory's when names order or show in it). A condition
- * on the clock must be a parameter that moves in steps ("stale": staleBefore, once a minute), so that `where`
+ * on the clock must be a parameter that moves in steps ("stale": staleBefore, once a day), so that `where`
  * itself changes when it does; now() in SQL would keep a value past the moment it changed. Without a revision the
  * value is computed every time. One memo per database handle: revisions are numbers of one database.
  */

@@ -12,13 +12,14 @@ export function scopeRevision(actor: Actor, groupIds?: number[]): string | undef
   const all = actor.groupRevisions;
   if (all === undefined || !groupIds) return all;
   let byGroup = parsed.get(actor);
-  if (!byGroup) {
-    byGroup = new Map(all ? all.split(',').map((e) => e.split(':') as [string, string]).map(([g, r]) => [Number(g), r]) : []);
-    parsed.set(actor, byGroup);
-  }
+  if (!byGroup) parsed.set(actor, (byGroup = revisionsByGroup(all)));
   // As the database spells it (dashboard.repository.ts, revision): groups without a revision are left out.
   return [...groupIds].sort((a, b) => a - b).flatMap((g) => (byGroup.has(g) ? [`${g}:${byGroup.get(g)}`] : [])).join(',');
 }
+
+/** Each group's revision in a scope revision as scopeRevision spells it ("1:17,4:20"). */
+export const revisionsByGroup = (spelled: string): Map<number, string> =>
+  new Map(spelled ? spelled.split(',').map((e) => e.split(':') as [string, string]).map(([g, r]) => [Number(g), r]) : []);
 
 /** The groups a list filtered to `group` can show (every group in the actor's scope without one), for scopeRevision. */
 export const groupsOf = (group: number | undefined) => (group ? [group] : undefined);
@@ -39,14 +40,18 @@ export function namedScopeRevision(actor: Actor, groupIds?: number[]): string | 
  */
 export function revisionMemo<T>(opts: { ttlMs: number; maxEntries: number }) {
   const entries = new Map<string, { revision: string; at: number; value: Promise<T> }>();
-  return (key: string, revision: string, compute: () => Promise<T>, now = Date.now()): Promise<T> => {
+  /** The kept value, if there is one for this revision and it is young enough. */
+  const peek = (key: string, revision: string, now = Date.now()): Promise<T> | undefined => {
     const hit = entries.get(key);
-    if (hit && hit.revision === revision && now - hit.at < opts.ttlMs) {
-      // Used again: last to go (least recently used first).
-      entries.delete(key);
-      entries.set(key, hit);
-      return hit.value;
-    }
+    if (!hit || hit.revision !== revision || now - hit.at >= opts.ttlMs) return undefined;
+    // Used again: last to go (least recently used first).
+    entries.delete(key);
+    entries.set(key, hit);
+    return hit.value;
+  };
+  const memo = (key: string, revision: string, compute: () => Promise<T>, now = Date.now()): Promise<T> => {
+    const hit = peek(key, revision, now);
+    if (hit) return hit;
     const value = compute();
     entries.delete(key);
     if (entries.size >= opts.maxEntries) entries.delete(entries.keys().next().value!);
@@ -55,4 +60,5 @@ export function revisionMemo<T>(opts: { ttlMs: number; maxEntries: number }) {
     value.catch(() => entries.get(key) === entry && entries.delete(key));
     return value;
   };
+  return Object.assign(memo, { peek });
 }
