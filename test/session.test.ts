@@ -3,7 +3,7 @@ import request from 'supertest';
 import type session from 'express-session';
 import type { Request } from 'express';
 import { login, logout, tokenFor } from './helpers/app.js';
-import { useFixtureApp, USERS } from './helpers/fixture.js';
+import { GROUPS, useFixtureApp, USERS } from './helpers/fixture.js';
 import { sessionStore } from '../src/web/session.js';
 
 const f = useFixtureApp();
@@ -30,6 +30,20 @@ async function queriesDuring(fn: () => Promise<unknown>) {
 }
 
 describe('the session store', () => {
+  it('a user read without the session (the fallback when the store brought none) has their own groups and revisions', async () => {
+    // Group ids and user ids differ here (memberB is user 5, in group 2): a subquery that took the group's id
+    // for the user's gave everyone read this way the memberships of the user whose id is their group's.
+    await q(`insert into notifications (user_id, kind, dedupe_key) values ($1, 'test', 'session-test')`, [USERS.memberB.id]);
+    const [unread] = await q(`select count(*)::int as n from notifications where user_id = $1 and read_at is null`, [USERS.memberB.id]);
+    const found = await f.t.services.users.findActiveActor(USERS.memberB.id);
+    expect(found?.actor.memberships.map((m) => [m.groupId, m.role])).toEqual([[GROUPS.B.id, 'member']]);
+    const manager = await f.t.services.users.findActiveActor(USERS.managerA.id);
+    expect(manager?.actor.memberships.map((m) => [m.groupId, m.role])).toEqual([[GROUPS.A.id, 'manager']]);
+    const [byGroup] = await q(`select string_agg(group_id || ':' || revision, ',' order by group_id) as r from group_revisions where group_id = $1`, [GROUPS.B.id]);
+    expect(found?.actor.groupRevisions).toBe(byGroup.r ?? '');
+    expect(found?.unreadCount).toBe(unread.n);
+  });
+
   it('reads the session and its signed-in user in one query (no second query for the user)', async () => {
     const agent = request.agent(f.t.app);
     expect((await login(agent, USERS.memberA.email)).status).toBe(303);

@@ -6,17 +6,25 @@ import { UNREAD_CAP } from '../notifications/notifications.repository.js';
 export type User = typeof users.$inferSelect;
 export type NewUser = typeof users.$inferInsert;
 
+/**
+ * The user's id and role as the subqueries below refer to them, qualified: selected from `users` alone, Drizzle
+ * writes a column without its table, and a bare "id" inside a subquery is that subquery's own (the groups' id in
+ * the memberships one: every user read that way got the memberships whose user id equalled their group's id).
+ */
+const userId = sql.raw('"users"."id"');
+const userRole = sql.raw('"users"."role"');
+
 /** A user's row with what every signed-in request needs of them; the subqueries follow `users.id`. */
 const withMemberships = {
   user: users,
   memberships: sql<{ groupId: number; groupName: string; role: 'manager' | 'member'; visibility: 'all' | 'own' }[]>`coalesce((
     select json_agg(json_build_object('groupId', g.id, 'groupName', g.name, 'role', m.role, 'visibility', g.visibility) order by g.name)
-    from ${memberships} m join ${groups} g on g.id = m.group_id where m.user_id = ${users.id}), '[]'::json)`,
-  unreadCount: sql<number>`(select count(*)::int from (select 1 from ${notifications} n where n.user_id = ${users.id} and n.read_at is null limit ${sql.raw(String(UNREAD_CAP + 1))}) u)`,
+    from ${memberships} m join ${groups} g on g.id = m.group_id where m.user_id = ${userId}), '[]'::json)`,
+  unreadCount: sql<number>`(select count(*)::int from (select 1 from ${notifications} n where n.user_id = ${userId} and n.read_at is null limit ${sql.raw(String(UNREAD_CAP + 1))}) u)`,
   directoryRevision: sql<string | null>`(select ${directoryRevision.revision}::text from ${directoryRevision})`,
   // The revisions of the groups the user sees (every group for an admin), as "group:revision,…".
   groupRevisions: sql<string>`coalesce((select string_agg(r.group_id || ':' || r.revision, ',' order by r.group_id) from ${groupRevisions} r
-    where ${users.role} = 'admin' or r.group_id in (select m.group_id from ${memberships} m where m.user_id = ${users.id})), '')`,
+    where ${userRole} = 'admin' or r.group_id in (select m.group_id from ${memberships} m where m.user_id = ${userId})), '')`,
 };
 export type UserWithMemberships = Omit<NonNullable<Awaited<ReturnType<typeof usersRepository.findWithMemberships>>>, 'user'> & { user: User | null };
 
