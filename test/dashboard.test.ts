@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } fro
 import { createTestApp, resetDatabase, tokenFor, type Agent, type TestApp } from './helpers/app.js';
 import { GROUPS, USERS, loginActors, restoreFixture, type ActorName } from './helpers/fixture.js';
 import { dashboardRepository } from '../src/modules/dashboard/dashboard.repository.js';
+import type { Actor } from '../src/modules/access/policy.js';
 
 let t: TestApp;
 let agents: Record<ActorName, Agent>;
@@ -248,6 +249,41 @@ describe('dashboard', () => {
       const [sums] = await q(`select count(*)::int as n, sum(value)::text as value from leads where deleted_at is null and status = 'qualified'`);
       const qualified = (page.body.funnel as { status: string; count: number; value: number }[]).find((f) => f.status === 'qualified')!;
       expect([qualified.count, qualified.value]).toEqual([sums.n, Number(sums.value)]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('two members of an "own records" group each count their own leads, whoever counted first', async () => {
+    await q(`update groups set visibility = 'own' where id = $1`, [GROUPS.A.id]);
+    await q(`insert into leads (group_id, last_name, status, owner_id, created_by_id) values ($1, 'Subj', 'new', $2, $2)`, [GROUPS.A.id, USERS.subjectA.id]);
+    const own = (id: number): Actor => ({ id, isAdmin: false, memberships: [{ groupId: GROUPS.A.id, groupName: GROUPS.A.name, role: 'member', visibility: 'own' }] });
+    const open = async (actor: Actor) => (await t.services.dashboard.get(actor, undefined)).cards.open.n;
+    expect(await open(own(USERS.memberA.id))).toBe(2);
+    expect(await open(own(USERS.subjectA.id))).toBe(1);
+    expect(await open(own(USERS.memberA.id))).toBe(2);
+  });
+
+  it('a count that fails fails its own view only: another view sharing it counts that group itself', async () => {
+    const real = dashboardRepository.leadCells;
+    const spy = vi.spyOn(dashboardRepository, 'leadCells');
+    let started!: () => void;
+    let fail!: (e: Error) => void;
+    const firstCalled = new Promise<void>((resolve) => (started = resolve));
+    // The manager's count of group A hangs until the admin's view, which shares it, starts its own count (group B).
+    spy.mockImplementationOnce(() => {
+      started();
+      return new Promise((_, reject) => (fail = reject));
+    }).mockImplementationOnce((...args) => {
+      fail(new Error('boom in group A'));
+      return real(...args);
+    });
+    try {
+      const first = agents.managerA.get(`/dashboard?group=${GROUPS.A.id}`).then((r) => r);
+      await firstCalled;
+      expect((await card('admin', 'open-leads')).figure).toBe('6');
+      expect((await first).status).toBe(500);
+      expect((await card('managerA', 'open-leads')).figure).toBe('4');
     } finally {
       spy.mockRestore();
     }

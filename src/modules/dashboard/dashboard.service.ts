@@ -49,15 +49,16 @@ function sumBy<K>(cells: LeadCell[], key: (c: LeadCell) => K): Map<K, Figures> {
 }
 
 /**
- * How long the page's figures may be reused while nothing in their groups changed: a new minute recomputes
- * them from the groups' kept figures (cheap), so a change the revisions cannot see (made with the triggers off)
- * is not shown for long on a dashboard whose groups' figures are recounted anyway.
+ * How long the page's figures may be reused while nothing in their groups changed and the day is the same. Then
+ * they are added up again from the groups' kept figures (GROUP_FIGURES_TTL_MS), and the stale panel and the owners'
+ * names read again.
  */
 export const AGGREGATES_TTL_MS = 60_000;
 /**
  * How long a group's figures may be reused while nothing in the group changed and the day is the same: the bound
- * on showing a change the revisions cannot see (made with the triggers off, as bench:data loads). Longer than
- * the page's: recounting every group is what this saves (an admin's million leads, 0.85 s; F43).
+ * on showing a change the revisions cannot see (made with the triggers off, as bench:data loads; meanwhile the
+ * stale panel, read each minute, may already show it). Longer than the page's: recounting every group is what
+ * this saves (an admin's million leads, 0.7–0.85 s; F43).
  */
 export const GROUP_FIGURES_TTL_MS = 10 * 60_000;
 const CACHE_ENTRIES = 500;
@@ -107,30 +108,42 @@ export function createDashboardService(deps: { database: Database }) {
    * The cells of the groups in view: those kept for their group's current revision, the rest counted in one pass
    * and kept. A change in one group recounts that group alone, where the whole scope was recounted (an admin's
    * million leads for a change anywhere). Kept cells may come from earlier snapshots: each is as of its group's
-   * revision, read before the count, so it is never older than that revision says.
+   * revision, read before the count, so it is never older than that revision says. Cells another view is still
+   * counting are shared; if that count fails, this view counts those groups itself, after its own count, so a
+   * failure elsewhere fails no other view and nothing runs on this transaction after it ended.
    */
   async function groupFigures(tx: DbOrTx, actor: Actor, group: number | undefined, p: Periods, revisions: Map<number, string>, now: number) {
     const inView = group ? [group] : actor.isAdmin ? await repo.groupIds(tx) : actor.memberships.map((m) => m.groupId);
+    const key = (g: number) => groupKey(actor, g, p.today);
     // A group with no revision yet (nothing written since migration 0009) has one once anything is written there.
     const revisionOf = (g: number) => revisions.get(g) ?? 'none';
-    const kept: Promise<GroupFigures>[] = [];
-    const missing: number[] = [];
-    for (const g of inView) {
-      const hit = groupMemo.peek(groupKey(actor, g, p.today), revisionOf(g), now);
-      if (hit) kept.push(hit);
-      else missing.push(g);
-    }
-    if (missing.length) {
-      // All of an admin's groups: the whole table, without a list of every group to test.
-      const ids = actor.isAdmin && !group && missing.length === inView.length ? undefined : missing;
+    /** Counts `ids` (all of an admin's groups: undefined) in one pass, keeping each group's cells. */
+    const count = async (groupIds: number[], ids: number[] | undefined) => {
       const counted = (async () => {
         const [leadCells, clientCells] = [await repo.leadCells(tx, actor, ids, p), await repo.clientCells(tx, actor, ids, p)];
         return (g: number): GroupFigures => ({ leads: leadCells.filter((c) => c.groupId === g), clients: clientCells.filter((c) => c.groupId === g) });
       })();
-      for (const g of missing) kept.push(groupMemo(groupKey(actor, g, p.today), revisionOf(g), () => counted.then((of) => of(g)), now));
+      // Kept before they are ready, so that views missing the same groups meanwhile share this count.
+      const entries = groupIds.map((g) => groupMemo(key(g), revisionOf(g), () => counted.then((of) => of(g)), now));
+      return Promise.all(entries);
+    };
+    const shared = new Map<number, Promise<GroupFigures | undefined>>();
+    const missing: number[] = [];
+    for (const g of inView) {
+      const hit = groupMemo.peek(key(g), revisionOf(g), now);
+      if (hit) shared.set(g, hit.catch(() => undefined));
+      else missing.push(g);
     }
-    const all = await Promise.all(kept);
-    return { leads: all.flatMap((f) => f.leads), clients: all.flatMap((f) => f.clients) };
+    // All of an admin's groups: the whole table, without a list of every group to test.
+    const figures = missing.length ? await count(missing, actor.isAdmin && !group && !shared.size ? undefined : missing) : [];
+    const failed: number[] = [];
+    for (const [g, hit] of shared) {
+      const f = await hit;
+      if (f) figures.push(f);
+      else failed.push(g);
+    }
+    if (failed.length) figures.push(...(await count(failed, failed)));
+    return { leads: figures.flatMap((f) => f.leads), clients: figures.flatMap((f) => f.clients) };
   }
 
   async function aggregates(tx: DbOrTx, actor: Actor, group: number | undefined, p: Periods, revisions: Map<number, string>, now: number) {
