@@ -264,7 +264,8 @@ describe('dashboard', () => {
     expect(await open(own(USERS.memberA.id))).toBe(2);
   });
 
-  it('a count that fails fails its own view only: another view sharing it counts that group itself', async () => {
+  // Two views counting at once: needs a PostgreSQL server (the embedded one has one connection).
+  it.skipIf(inject('embedded'))('a count that fails fails its own view only: another view sharing it counts that group itself', async () => {
     const real = dashboardRepository.leadCells;
     const spy = vi.spyOn(dashboardRepository, 'leadCells');
     let started!: () => void;
