@@ -68,6 +68,9 @@ describe('dashboard', () => {
     expect(page.text).toMatch(/data-status="new">2</);
     expect(page.text).toMatch(/data-status="converted">2</);
     expect(page.text).toContain('Lnew0');
+    // The stale panel names the day its boundary starts: 14 days before today (UTC).
+    const since = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium' }).format(new Date(Math.floor(Date.now() / DAY) * DAY - 14 * DAY));
+    expect(page.text).toContain(`no activity since ${since}`);
   });
 
   it('every card equals the count of the list page its link opens (same filters)', async () => {

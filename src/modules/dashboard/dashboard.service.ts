@@ -232,7 +232,8 @@ export function createDashboardService(deps: { database: Database }) {
           lostHref: leadsHref({ owner: o.ownerId ?? 'none', status: ['lost'] }),
         })),
         assigned: { items: assigned, href: leadsHref({ owner: 'me', status: [...OPEN_STATUSES] }) },
-        stale: { items: stale, days: STALE_DAYS },
+        // "No activity since" that day: the boundary the figure and the list take (a UTC day, as the lists' dates).
+        stale: { items: stale, days: STALE_DAYS, since: p.staleBefore },
         recent,
       };
     },
