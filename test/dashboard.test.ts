@@ -69,8 +69,8 @@ describe('dashboard', () => {
     expect(page.text).toMatch(/data-status="converted">2</);
     expect(page.text).toContain('Lnew0');
     // The stale panel names the day its boundary starts: 14 days before today (UTC).
-    const since = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium' }).format(new Date(Math.floor(Date.now() / DAY) * DAY - 14 * DAY));
-    expect(page.text).toContain(`no activity since ${since}`);
+    const since = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date(Math.floor(Date.now() / DAY) * DAY - 14 * DAY));
+    expect(page.text).toContain(`No activity since ${since}`);
   });
 
   it('every card equals the count of the list page its link opens (same filters)', async () => {
@@ -289,6 +289,47 @@ describe('dashboard', () => {
       expect((await first).status).toBe(500);
       expect((await card('managerA', 'open-leads')).figure).toBe('4');
     } finally {
+      spy.mockRestore();
+    }
+  });
+
+  // Several views counting at once: needs a PostgreSQL server (the embedded one has one connection).
+  it.skipIf(inject('embedded'))('a view that counts a group again after a shared count failed takes a count another view started meanwhile', async () => {
+    const real = dashboardRepository.leadCells;
+    const spy = vi.spyOn(dashboardRepository, 'leadCells');
+    const admin: Actor = { id: USERS.admin.id, isAdmin: true, memberships: [] };
+    const manager: Actor = { id: USERS.managerA.id, isAdmin: false, memberships: [{ groupId: GROUPS.A.id, groupName: GROUPS.A.name, role: 'manager', visibility: 'all' }] };
+    let started!: () => void;
+    let fail!: (e: Error) => void;
+    const firstCalled = new Promise<void>((resolve) => (started = resolve));
+    // 1: the manager's count of group A hangs. 2: the admin's view of all groups counts B, failing the first, and
+    // takes 300 ms. 3: the admin's view of group A, which shared the first, counts A again. A fourth count (the
+    // view of all groups counting A once more, beside the third) would fail, with nothing waiting for it.
+    spy.mockImplementationOnce(() => {
+      started();
+      return new Promise((_, reject) => (fail = reject));
+    }).mockImplementationOnce(async (...args) => {
+      fail(new Error('boom in group A'));
+      await new Promise((r) => setTimeout(r, 300));
+      return real(...args);
+    }).mockImplementationOnce((...args) => real(...args))
+      .mockImplementationOnce(() => Promise.reject(new Error('a count nothing waits for')));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const open = (actor: Actor, group?: number) => t.services.dashboard.get(actor, group).then((d) => d.cards.open.n);
+      const first = open(manager, GROUPS.A.id).catch((e: Error) => e.message);
+      await firstCalled;
+      const adminA = open(admin, GROUPS.A.id);
+      await new Promise((r) => setTimeout(r, 100));
+      const adminAll = open(admin);
+      expect(await Promise.all([first, adminA, adminAll])).toEqual(['boom in group A', 4, 6]);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(spy).toHaveBeenCalledTimes(3);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
       spy.mockRestore();
     }
   });

@@ -337,11 +337,16 @@ describe('the list', () => {
   });
 
   it('a lead becomes stale when the day turns 14 days after the day of its last activity', async () => {
-    // The app's clock is moved by hand, back to the last half minute of yesterday (UTC), then past midnight. Read
-    // through the service: a session saved at a clock hours behind the database's would have expired there.
+    // The app's clock is moved by hand, back to the last half minute of yesterday (UTC), then past midnight: 31 s,
+    // within the 60 s a list page is kept, so it is the boundary that makes the page be read again. Read through the
+    // service (with revisions, so pages are kept as for a signed-in user): a session saved at a clock hours behind
+    // the database's would have expired there.
     const DAY = 86_400_000;
     const today = Math.floor(Date.now() / DAY) * DAY;
-    const manager: Actor = { id: USERS.managerA.id, isAdmin: false, memberships: [{ groupId: GROUPS.A.id, groupName: GROUPS.A.name, role: 'manager', visibility: 'all' }] };
+    const manager: Actor = {
+      id: USERS.managerA.id, isAdmin: false, memberships: [{ groupId: GROUPS.A.id, groupName: GROUPS.A.name, role: 'manager', visibility: 'all' }],
+      groupRevisions: `${GROUPS.A.id}:1`, directoryRevision: '1',
+    };
     const stale = async () => (await f.t.services.leads.list(manager, leadListQuery.parse({ stale: '1' }))).items.map((l) => `${l.lastName} ${l.firstName}`);
     vi.useFakeTimers({ toFake: ['Date'], now: today - 30_000 });
     try {

@@ -64,7 +64,7 @@ export const GROUP_FIGURES_TTL_MS = 10 * 60_000;
 const CACHE_ENTRIES = 500;
 /**
  * Groups' figures kept per process: one per group for everyone who sees the whole group (about 60 cells, 25 KiB),
- * one per group and person with "own records" visibility (a few cells); yesterday's go first.
+ * one per group and person with "own records" visibility (a few cells); the least recently used go first.
  */
 const GROUP_ENTRIES = 2_000;
 
@@ -81,12 +81,13 @@ function scopeKey(actor: Actor, group: number | undefined): string {
 }
 
 /**
- * A group's figures as the actor sees them on `day`: the whole group's (admins, managers and members of an "all"
- * group share them) or, with "own records" visibility, the actor's own records there.
+ * A group's figures as the actor sees them: the whole group's (admins, managers and members of an "all" group
+ * share them) or, with "own records" visibility, the actor's own records there. The day they are counted for is
+ * in the entry's revision, not its key: a new day replaces yesterday's entries instead of adding to them.
  */
-function groupKey(actor: Actor, groupId: number, day: Date): string {
+function groupKey(actor: Actor, groupId: number): string {
   const m = actor.isAdmin ? undefined : actor.memberships.find((x) => x.groupId === groupId);
-  return `${groupId}|${!m || seesWholeGroup(m) ? 'all' : `u${actor.id}`}|${day.getTime()}`;
+  return `${groupId}|${!m || seesWholeGroup(m) ? 'all' : `u${actor.id}`}`;
 }
 
 interface GroupFigures {
@@ -109,28 +110,30 @@ export function createDashboardService(deps: { database: Database }) {
    * and kept. A change in one group recounts that group alone, where the whole scope was recounted (an admin's
    * million leads for a change anywhere). Kept cells may come from earlier snapshots: each is as of its group's
    * revision, read before the count, so it is never older than that revision says. Cells another view is still
-   * counting are shared; if that count fails, this view counts those groups itself, after its own count, so a
-   * failure elsewhere fails no other view and nothing runs on this transaction after it ended.
+   * counting are shared; if that count fails, the views that shared it count those groups again, each after its
+   * own count has finished, so that nothing runs on a transaction after it ended.
    */
   async function groupFigures(tx: DbOrTx, actor: Actor, group: number | undefined, p: Periods, revisions: Map<number, string>, now: number) {
     const inView = group ? [group] : actor.isAdmin ? await repo.groupIds(tx) : actor.memberships.map((m) => m.groupId);
-    const key = (g: number) => groupKey(actor, g, p.today);
     // A group with no revision yet (nothing written since migration 0009) has one once anything is written there.
-    const revisionOf = (g: number) => revisions.get(g) ?? 'none';
-    /** Counts `ids` (all of an admin's groups: undefined) in one pass, keeping each group's cells. */
+    const revisionOf = (g: number) => `${revisions.get(g) ?? 'none'}|${p.today.getTime()}`;
+    /** The cells of `groupIds`, kept or counted here in one pass (over `ids`; all of an admin's groups: undefined). */
     const count = async (groupIds: number[], ids: number[] | undefined) => {
-      const counted = (async () => {
+      // Started by the first entry that is not kept (another view may have counted them meanwhile), and then
+      // kept for all of them before it is ready, so that views missing the same groups share it.
+      let counted: Promise<(g: number) => GroupFigures> | undefined;
+      const ours = () => (counted ??= (async () => {
         const [leadCells, clientCells] = [await repo.leadCells(tx, actor, ids, p), await repo.clientCells(tx, actor, ids, p)];
         return (g: number): GroupFigures => ({ leads: leadCells.filter((c) => c.groupId === g), clients: clientCells.filter((c) => c.groupId === g) });
-      })();
-      // Kept before they are ready, so that views missing the same groups meanwhile share this count.
-      const entries = groupIds.map((g) => groupMemo(key(g), revisionOf(g), () => counted.then((of) => of(g)), now));
+      })());
+      const entries = groupIds.map((g) => groupMemo(groupKey(actor, g), revisionOf(g), () => ours().then((of) => of(g)), now));
+      if (counted) await counted;
       return Promise.all(entries);
     };
     const shared = new Map<number, Promise<GroupFigures | undefined>>();
     const missing: number[] = [];
     for (const g of inView) {
-      const hit = groupMemo.peek(key(g), revisionOf(g), now);
+      const hit = groupMemo.peek(groupKey(actor, g), revisionOf(g), now);
       if (hit) shared.set(g, hit.catch(() => undefined));
       else missing.push(g);
     }
