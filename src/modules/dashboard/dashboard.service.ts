@@ -53,14 +53,14 @@ function sumBy<K>(cells: LeadCell[], key: (c: LeadCell) => K): Map<K, Figures> {
  * they are added up again from the groups' kept figures (GROUP_FIGURES_TTL_MS), and the stale panel and the owners'
  * names read again.
  */
-export const AGGREGATES_TTL_MS = 60_000;
+const AGGREGATES_TTL_MS = 60_000;
 /**
  * How long a group's figures may be reused while nothing in the group changed and the day is the same: the bound
  * on showing a change the revisions cannot see (made with the triggers off, as bench:data loads; meanwhile the
  * stale panel, read each minute, may already show it). Longer than the page's: recounting every group is what
  * this saves (an admin's million leads, 0.7–0.85 s; F43).
  */
-export const GROUP_FIGURES_TTL_MS = 10 * 60_000;
+const GROUP_FIGURES_TTL_MS = 10 * 60_000;
 const CACHE_ENTRIES = 500;
 /**
  * Groups' figures kept per process: one per group for everyone who sees the whole group (about 60 cells, 25 KiB),
