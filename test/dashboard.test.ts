@@ -57,6 +57,20 @@ async function listTotal(actor: ActorName, href: string) {
   return m ? Number(m[1]!.replace(/[^\d]/g, '')) : 0;
 }
 
+/** leadCells spied on, its first call hanging until `fail` (a count that fails while other views share it). */
+function hangingFirstCount() {
+  const real = dashboardRepository.leadCells;
+  const spy = vi.spyOn(dashboardRepository, 'leadCells');
+  let started!: () => void;
+  let reject!: (e: Error) => void;
+  const firstCalled = new Promise<void>((resolve) => (started = resolve));
+  spy.mockImplementationOnce(() => {
+    started();
+    return new Promise((_, no) => (reject = no));
+  });
+  return { real, spy, firstCalled, fail: (e: Error) => reject(e) };
+}
+
 describe('dashboard', () => {
   it('shows the figures of a known fixture', async () => {
     expect((await card('memberA', 'open-leads')).figure).toBe('4');
@@ -269,16 +283,9 @@ describe('dashboard', () => {
 
   // Two views counting at once: needs a PostgreSQL server (the embedded one has one connection).
   it.skipIf(inject('embedded'))('a count that fails fails its own view only: another view sharing it counts that group itself', async () => {
-    const real = dashboardRepository.leadCells;
-    const spy = vi.spyOn(dashboardRepository, 'leadCells');
-    let started!: () => void;
-    let fail!: (e: Error) => void;
-    const firstCalled = new Promise<void>((resolve) => (started = resolve));
     // The manager's count of group A hangs until the admin's view, which shares it, starts its own count (group B).
-    spy.mockImplementationOnce(() => {
-      started();
-      return new Promise((_, reject) => (fail = reject));
-    }).mockImplementationOnce((...args) => {
+    const { real, spy, firstCalled, fail } = hangingFirstCount();
+    spy.mockImplementationOnce((...args) => {
       fail(new Error('boom in group A'));
       return real(...args);
     });
@@ -295,20 +302,13 @@ describe('dashboard', () => {
 
   // Several views counting at once: needs a PostgreSQL server (the embedded one has one connection).
   it.skipIf(inject('embedded'))('a view that counts a group again after a shared count failed takes a count another view started meanwhile', async () => {
-    const real = dashboardRepository.leadCells;
-    const spy = vi.spyOn(dashboardRepository, 'leadCells');
     const admin: Actor = { id: USERS.admin.id, isAdmin: true, memberships: [] };
     const manager: Actor = { id: USERS.managerA.id, isAdmin: false, memberships: [{ groupId: GROUPS.A.id, groupName: GROUPS.A.name, role: 'manager', visibility: 'all' }] };
-    let started!: () => void;
-    let fail!: (e: Error) => void;
-    const firstCalled = new Promise<void>((resolve) => (started = resolve));
     // 1: the manager's count of group A hangs. 2: the admin's view of all groups counts B, failing the first, and
     // takes 300 ms. 3: the admin's view of group A, which shared the first, counts A again. A fourth count (the
     // view of all groups counting A once more, beside the third) would fail, with nothing waiting for it.
-    spy.mockImplementationOnce(() => {
-      started();
-      return new Promise((_, reject) => (fail = reject));
-    }).mockImplementationOnce(async (...args) => {
+    const { real, spy, firstCalled, fail } = hangingFirstCount();
+    spy.mockImplementationOnce(async (...args) => {
       fail(new Error('boom in group A'));
       await new Promise((r) => setTimeout(r, 300));
       return real(...args);
