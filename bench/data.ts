@@ -4,7 +4,8 @@
 // app's migrations, then every row generated inside PostgreSQL (INSERT ... SELECT over generate_series, two
 // connections in parallel) with the secondary indexes dropped during the load and rebuilt afterwards, then
 // VACUUM ANALYZE. Distributions: group sizes skewed (a few big groups), owners drawn from each group's
-// members, status skewed to new/contacted, created_at over two years (denser recently), values log-normal,
+// members, status skewed to new/contacted, created_at over two years (denser recently) rising with the id and
+// written in that order (as a table fills), values log-normal,
 // Russian (Cyrillic, with transliterated e-mails) and English names, phones, companies.
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -62,8 +63,15 @@ const RANDOMS = ['r_lang', 'r_sex', 'r1', 'r2', 'r3', 'r4', 'r6', 'r7', 'r_email
   'r_val', 'r_day', 'r_upd', 'r_del', 'r_own', 'r_cre', 'r_desc', 'r_kind', 'r_web', 'r_addr']
   .map((r) => `random() as ${r}`).join(', ');
 
-/** Days before $now a record was created: two years, linearly denser towards today. */
-const DAYS_AGO = `(730 * (1 - sqrt(r_day)))`;
+/**
+ * Days before $now a record was created: two years, linearly denser towards today. `r_created` is the record's
+ * place among those generated ($5 the first id, $6 how many), not a random number: a table is written as its rows
+ * are created, so ids, creation dates and the rows' order on disk go together, as in a real CRM. With random dates
+ * (and rows written in the order a join produced them, grouped by group) the table's order had nothing to do with
+ * creation and kept each group's rows together, which flattered the member's pages and searches (RESULTS, ninth pass).
+ */
+const DAYS_AGO = `(730 * (1 - sqrt(r_created)))`;
+const CREATED_PLACE = `(i - $5::int + 0.5) / $6::float8 as r_created`;
 
 const LEADS_SQL = `
 insert into leads (id, group_id, owner_id, created_by_id, first_name, last_name, email, phone, company, source, status, value,
@@ -94,10 +102,11 @@ from (
     case when r_cre < 0.3 then gen.pick_int(gm.members, r_cre / 0.3) end as creator_id
   from (
     select r.*, ${PERSON}
-    from (select i, 1 + floor($3 * power(random(), 1.5))::int as gid, ${RANDOMS} from generate_series($1::int, $2::int) i) r
+    from (select i, 1 + floor($3 * power(random(), 1.5))::int as gid, ${CREATED_PLACE}, ${RANDOMS} from generate_series($1::int, $2::int) i) r
   ) p
   join gen.gm gm on gm.group_id = p.gid
-) s`;
+) s
+order by i`;
 
 const CLIENTS_SQL = `
 insert into clients (id, group_id, owner_id, created_by_id, name, company, email, phone, address, website, status, notes,
@@ -124,10 +133,11 @@ from (
     case when r_cre < 0.3 then gen.pick_int(gm.members, r_cre / 0.3) end as creator_id
   from (
     select r.*, ${PERSON}
-    from (select i, 1 + floor($3 * power(random(), 1.5))::int as gid, ${RANDOMS} from generate_series($1::int, $2::int) i) r
+    from (select i, 1 + floor($3 * power(random(), 1.5))::int as gid, ${CREATED_PLACE}, ${RANDOMS} from generate_series($1::int, $2::int) i) r
   ) p
   join gen.gm gm on gm.group_id = p.gid
-) s`;
+) s
+order by i`;
 
 /**
  * The dictionary's arrays go in as query parameters (constants in the plan): read from a one-row table they
@@ -262,7 +272,7 @@ export async function generateBenchData(o: DataOptions): Promise<{ seconds: numb
     for (const ix of indexes) await q(`drop index "${ix.indexname}"`);
     step(`${indexes.length} secondary indexes dropped for the load`);
 
-    await parallel(pool, batches(1, o.leads).map(([a, b]) => withDict(LEADS_SQL, [a, b, o.groups, now])), setup);
+    await parallel(pool, batches(1, o.leads).map(([a, b]) => withDict(LEADS_SQL, [a, b, o.groups, now, 1, o.leads])), setup);
     step('leads');
 
     // Converted leads became clients (same group and owner, lead_id set); the rest of the clients stand alone.
@@ -279,7 +289,7 @@ export async function generateBenchData(o: DataOptions): Promise<{ seconds: numb
     await q('update leads l set client_id = c.id from clients c where c.lead_id = l.id');
     await q(`update leads set status = 'qualified', converted_at = null where status = 'converted' and client_id is null`);
     if (o.clients > fromLeads) {
-      await parallel(pool, batches(fromLeads + 1, o.clients).map(([a, b]) => withDict(CLIENTS_SQL, [a, b, o.groups, now])), setup);
+      await parallel(pool, batches(fromLeads + 1, o.clients).map(([a, b]) => withDict(CLIENTS_SQL, [a, b, o.groups, now, fromLeads + 1, o.clients - fromLeads])), setup);
     }
     step(`clients (${fromLeads.toLocaleString('en')} converted from leads)`);
 
