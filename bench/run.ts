@@ -407,9 +407,8 @@ async function main() {
         const touch = (ids: number[]) => writer.query(
           `update leads set updated_at = updated_at where id in (select (select id from leads where group_id = g and deleted_at is null limit 1) from unnest($1::int[]) g)`, [ids]);
         const view = async () => {
-          const res = await fetch(`${app.url}/dashboard`, { headers: headersFor('admin') });
-          await res.text();
-          if (res.status !== 200) throw new Error(`dashboard after a change: answered ${res.status}`);
+          const { status } = await probe(app.url, '/dashboard', sessions.admin);
+          if (status !== 200) throw new Error(`dashboard after a change: answered ${status}`);
         };
         // Untimed first: every group's figures counted now, so none has expired (10 minutes) while they are measured.
         await view();

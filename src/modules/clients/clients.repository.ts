@@ -13,13 +13,12 @@ export type NewClient = typeof clients.$inferInsert;
 
 const owner = alias(users, 'owner');
 
-/** The scope every client query starts from: what the actor may see, never the trash. */
-export const clientScope = (actor: Actor) =>
-  and(groupScope(actor, { groupId: clients.groupId, ownerId: clients.ownerId, createdById: clients.createdById }), isNull(clients.deletedAt))!;
+/** The scope every client query starts from: what the actor may see (in `groupIds` alone, if given), never the trash. */
+export const clientScope = (actor: Actor, groupIds?: number[]) =>
+  and(groupScope(actor, { groupId: clients.groupId, ownerId: clients.ownerId, createdById: clients.createdById }, groupIds), isNull(clients.deletedAt))!;
 
 export function clientWhere(actor: Actor, f: ClientFilters): SQL {
-  const where: (SQL | undefined)[] = [clientScope(inGroup(actor, f.group))];
-  if (f.group) where.push(eq(clients.groupId, f.group));
+  const where: (SQL | undefined)[] = [clientScope(actor, groupsOf(f.group))];
   if (f.status) where.push(eq(clients.status, f.status));
   if (f.owner === 'me') where.push(eq(clients.ownerId, actor.id));
   else if (f.owner === 'none') where.push(isNull(clients.ownerId));

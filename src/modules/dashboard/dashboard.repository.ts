@@ -1,10 +1,10 @@
 import { and, desc, eq, inArray, isNotNull, isNull, or, sql, type SQL } from 'drizzle-orm';
-import { alias, type AnyPgColumn } from 'drizzle-orm/pg-core';
+import { alias } from 'drizzle-orm/pg-core';
 import type { DbOrTx } from '../../db/client.js';
 import { activities, clients, directoryRevision, groupRevisions, groups, leads, users } from '../../db/schema/index.js';
-import { groupScope, inGroups, type Actor } from '../access/policy.js';
-import { clientWhere } from '../clients/clients.repository.js';
-import { leadFilters } from '../leads/leads.repository.js';
+import { groupScope, type Actor } from '../access/policy.js';
+import { clientScope } from '../clients/clients.repository.js';
+import { leadFilters, leadScope } from '../leads/leads.repository.js';
 import { OPEN_STATUSES } from '../leads/leads.schemas.js';
 
 /** The list filters with nothing set but the group: the dashboard counts exactly what the lists show. */
@@ -56,15 +56,6 @@ export type ClientCell = {
   weeks: number[];
 };
 
-/** The actor's scope in `groupIds` alone (all of it without). */
-const inScope = (actor: Actor, groupIds: number[] | undefined) => (groupIds ? inGroups(actor, groupIds) : actor);
-
-/**
- * An admin's scope narrowed to `groupIds` (a member's is narrowed by inScope: repeating the condition would make
- * the planner expect a fraction of the rows, see inGroup).
- */
-const adminGroups = (actor: Actor, col: AnyPgColumn, groupIds: number[] | undefined) => (actor.isAdmin && groupIds ? inArray(col, groupIds.length ? groupIds : [0]) : undefined);
-
 /** The chart's weeks. */
 export const CHART_WEEKS = 12;
 
@@ -100,8 +91,9 @@ export const dashboardRepository = {
    * sequential scan hashes them (F41).
    */
   async leadCells(db: DbOrTx, actor: Actor, groupIds: number[] | undefined, p: Periods): Promise<LeadCell[]> {
-    // converted: '1' so converted leads count as created leads, as on the list with "show converted".
-    const where = and(leadFilters(inScope(actor, groupIds), { ...noFilters, converted: '1' }), adminGroups(actor, leads.groupId, groupIds));
+    // The list's WHERE with no filter and converted leads shown (they count as created leads, as on the list with
+    // "show converted") is its scope alone.
+    const where = leadScope(actor, groupIds);
     const open = sql.raw(`status in (${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`);
     const { rows } = await db.execute<Record<string, unknown>>(sql`
       select group_id as "groupId", status, owner_id as "ownerId", count(*)::int as n, sum(value)::text as value,
@@ -135,7 +127,8 @@ export const dashboardRepository = {
 
   /** Clients in total, new this month, and new per week of the chart, per group, in one pass (as leadCells). */
   async clientCells(db: DbOrTx, actor: Actor, groupIds: number[] | undefined, p: Periods) {
-    const where = and(clientWhere(inScope(actor, groupIds), { sort: 'created', dir: 'desc' }), adminGroups(actor, clients.groupId, groupIds));
+    // As the client list without a filter: its scope.
+    const where = clientScope(actor, groupIds);
     const { rows } = await db.execute<ClientCell>(sql`
       select group_id as "groupId", count(*)::int as n, count(*) filter (where created_at >= ${p.monthStart})::int as "newThisMonth",
         ${weekCounts(sql`created_at`, p.weekStarts)}

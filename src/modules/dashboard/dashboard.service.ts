@@ -123,8 +123,10 @@ export function createDashboardService(deps: { database: Database }) {
       // kept for all of them before it is ready, so that views missing the same groups share it.
       let counted: Promise<(g: number) => GroupFigures> | undefined;
       const ours = () => (counted ??= (async () => {
-        const [leadCells, clientCells] = [await repo.leadCells(tx, actor, ids, p), await repo.clientCells(tx, actor, ids, p)];
-        return (g: number): GroupFigures => ({ leads: leadCells.filter((c) => c.groupId === g), clients: clientCells.filter((c) => c.groupId === g) });
+        const byGroup = new Map<number, GroupFigures>(groupIds.map((g) => [g, { leads: [], clients: [] }]));
+        for (const c of await repo.leadCells(tx, actor, ids, p)) byGroup.get(c.groupId)?.leads.push(c);
+        for (const c of await repo.clientCells(tx, actor, ids, p)) byGroup.get(c.groupId)?.clients.push(c);
+        return (g: number) => byGroup.get(g)!;
       })());
       const entries = groupIds.map((g) => groupMemo(groupKey(actor, g), revisionOf(g), () => ours().then((of) => of(g)), now));
       if (counted) await counted;

@@ -17,17 +17,16 @@ const MERGE_FROM_OFFSET = 100;
 /** A broad search's page is looked for within this many rows of the list's order (see searchPage). */
 const WALK_ROWS = 10_000;
 
-/** The scope every lead query starts from: what the actor may see, never the trash. */
-export const leadScope = (actor: Actor) =>
-  and(groupScope(actor, { groupId: leads.groupId, ownerId: leads.ownerId, createdById: leads.createdById }), isNull(leads.deletedAt))!;
+/** The scope every lead query starts from: what the actor may see (in `groupIds` alone, if given), never the trash. */
+export const leadScope = (actor: Actor, groupIds?: number[]) =>
+  and(groupScope(actor, { groupId: leads.groupId, ownerId: leads.ownerId, createdById: leads.createdById }, groupIds), isNull(leads.deletedAt))!;
 
 /**
  * The list's WHERE. `since` is where "stale" begins (staleBefore): taken once by a caller that builds several
- * conditions for one page, so that a minute turning in between cannot give them different boundaries.
+ * conditions for one page, so that a day turning in between cannot give them different boundaries.
  */
 export function leadFilters(actor: Actor, q: Omit<LeadListQuery, 'page' | 'perPage' | 'sort' | 'dir'>, since = staleBefore()): SQL {
-  const where: (SQL | undefined)[] = [leadScope(inGroup(actor, q.group))];
-  if (q.group) where.push(eq(leads.groupId, q.group));
+  const where: (SQL | undefined)[] = [leadScope(actor, groupsOf(q.group))];
   if (q.status.length) where.push(inArray(leads.status, q.status));
   // Converted leads live on as clients: hidden unless asked for (or filtered by status explicitly).
   else if (!q.converted) where.push(ne(leads.status, 'converted'));
@@ -168,7 +167,7 @@ async function searchPage(db: DbOrTx, actor: Actor, q: LeadListQuery, where: SQL
   const walkable = q.sort === 'created' || (actor.isAdmin && !q.group && (q.sort !== 'owner' || ownerWalkable(actor, unsearched, ['converted'])));
   const ordered = () => {
     if (slices.length) {
-      return sql`(select * from ${unionOf(slices, (g) => matching(leadFilters(inGroup(actor, g), unsearched, since)).orderBy(...order).limit(WALK_ROWS))} u order by ${keyOrder} limit ${WALK_ROWS})`;
+      return sql`(select * from ${unionOf(slices, (g) => matching(leadFilters(actor, { ...unsearched, group: g }, since)).orderBy(...order).limit(WALK_ROWS))} u order by ${keyOrder} limit ${WALK_ROWS})`;
     }
     const scope = leadFilters(actor, unsearched, since);
     const first = walkedIds(actor, unsearched, scope, WALK_ROWS, 0);
@@ -225,7 +224,7 @@ async function listPage(db: DbOrTx, actor: Actor, q: LeadListQuery, where: SQL, 
   const mergeFrom = q.owner !== undefined && q.owner !== 'none' ? 0 : MERGE_FROM_OFFSET;
   const merged = (skip: number) => {
     const slice = (g: number) =>
-      db.select({ id: leads.id, k: sql`${leads.createdAt}`.as('k') }).from(leads).where(leadFilters(inGroup(actor, g), q, since)).orderBy(...order).limit(skip + q.perPage);
+      db.select({ id: leads.id, k: sql`${leads.createdAt}`.as('k') }).from(leads).where(leadFilters(actor, { ...q, group: g }, since)).orderBy(...order).limit(skip + q.perPage);
     return db.select({ id: sql<number>`u.id` }).from(sql`${unionOf(memberGroups, slice)} u`)
       .orderBy(sql.raw(`u.k ${q.dir}, u.id ${q.dir}`)).limit(q.perPage).offset(skip);
   };
