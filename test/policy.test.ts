@@ -34,11 +34,11 @@ afterAll(async () => {
   await t.close();
 });
 
-async function visibleIds(actor: Actor) {
+async function visibleIds(actor: Actor, groupIds?: number[]) {
   const rows = await t.services.database.db
     .select({ id: records.id })
     .from(records)
-    .where(groupScope(actor, { groupId: records.groupId, ownerId: records.ownerId, createdById: records.createdById }))
+    .where(groupScope(actor, { groupId: records.groupId, ownerId: records.ownerId, createdById: records.createdById }, groupIds))
     .orderBy(asc(records.id));
   return rows.map((r) => r.id);
 }
@@ -55,6 +55,17 @@ describe('scoping helper (SQL)', () => {
   it('in an "own records" group, members see what they own or created; managers still see it all', async () => {
     expect(await visibleIds(ownOnly(memberA))).toEqual([1, 3]);
     expect(await visibleIds(ownOnly(managerA))).toEqual([1, 2, 3, 4]);
+  });
+
+  it('narrowed to groups (a filtered list or dashboard): what the actor sees in those groups, nothing beyond', async () => {
+    const both: Actor = { id: 3, isAdmin: false, memberships: [...memberA.memberships, { groupId: 2, groupName: 'B', role: 'member', visibility: 'own' }] };
+    expect(await visibleIds(admin, [2])).toEqual([5, 6]);
+    expect(await visibleIds(admin, [])).toEqual([]);
+    expect(await visibleIds(both, [1])).toEqual([1, 2, 3, 4]);
+    // Own records in group 2: none of its rows is user 3's.
+    expect(await visibleIds(both, [2])).toEqual([]);
+    expect(await visibleIds(memberB, [1])).toEqual([]);
+    expect(await visibleIds(ownOnly(memberA), [1, 2])).toEqual([1, 3]);
   });
 });
 
